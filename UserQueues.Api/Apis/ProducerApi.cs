@@ -1,0 +1,148 @@
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using UserQueues.Messaging;
+using UserQueues.Messaging.Registry;
+
+namespace UserQueues.Api.Apis;
+
+/// <summary>The seed's producer endpoints: <c>POST /create-queue</c> and <c>POST /send-message</c>.</summary>
+internal static class ProducerApi
+{
+    /// <summary>Room for the fields around the payload in a send-message body.</summary>
+    private const int EnvelopeAllowanceBytes = 16 * 1024;
+
+    public static IEndpointRouteBuilder MapProducerApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("").WithTags("Producer");
+
+        api.MapPost("/create-queue", CreateQueue)
+            .WithName("CreateQueue")
+            .WithSummary("Declares a user's queue (idempotent) and records it in the registry.")
+            .Accepts<CreateQueueRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        api.MapPost("/send-message", SendMessage)
+            .WithName("SendMessage")
+            .WithSummary("Stores a message durably in the user's queue; the worker POSTs it to callbackUrl.")
+            .Accepts<SendMessageRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        return app;
+    }
+
+    public static async Task<Results<Ok<CreateQueueResponse>, ValidationProblem, ProblemHttpResult>> CreateQueue(
+        HttpRequest request, [AsParameters] ProducerServices services, CancellationToken cancellationToken)
+    {
+        var (document, problem) = await JsonBody.ReadAsync(request, EnvelopeAllowanceBytes, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        using (document)
+        {
+            if (ProducerRequests.ReadCreateQueue(document!.RootElement, out var errors) is not { } command)
+            {
+                return Invalid(errors);
+            }
+
+            var record = await services.Provisioner.EnsureAsync(command.UserId, command.TtlMs, cancellationToken);
+            return TypedResults.Ok(new CreateQueueResponse(true, record.QueueName, record.RoutingKey));
+        }
+    }
+
+    public static async Task<Results<Ok<SendMessageResponse>, ValidationProblem, ProblemHttpResult>> SendMessage(
+        HttpRequest request, [AsParameters] ProducerServices services, CancellationToken cancellationToken)
+    {
+        var maxPayload = services.Options.Value.MaxPayloadBytes;
+        var (document, problem) = await JsonBody.ReadAsync(request, maxPayload + EnvelopeAllowanceBytes, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        SendMessageCommand? command;
+        using (document)
+        {
+            command = ProducerRequests.ReadSendMessage(document!.RootElement, out var errors);
+            if (command is null)
+            {
+                return Invalid(errors);
+            }
+        }
+
+        if (command.Payload.Length > maxPayload)
+        {
+            return JsonBody.TooLarge(maxPayload);
+        }
+
+        var message = new UserMessage(
+            MessageId: Guid.CreateVersion7().ToString(),
+            UserId: command.UserId,
+            CallbackUrl: command.CallbackUrl.AbsoluteUri,
+            Payload: command.Payload,
+            PublishedAt: services.Time.GetUtcNow());
+
+        await PublishToUserQueueAsync(message, services, cancellationToken);
+        services.Counters.Published(message.UserId);
+        return TypedResults.Ok(new SendMessageResponse(true, message.MessageId));
+    }
+
+    /// <summary>
+    /// Publishes, declaring the user's queue first when this process has not declared it, and once
+    /// more when the broker returns the message because the queue expired meanwhile.
+    /// </summary>
+    private static async Task PublishToUserQueueAsync(UserMessage message, ProducerServices services, CancellationToken cancellationToken)
+    {
+        if (!services.Provisioner.IsKnown(message.UserId))
+        {
+            await services.Provisioner.EnsureAsync(message.UserId, ttlMs: null, cancellationToken);
+        }
+
+        try
+        {
+            await services.Publisher.PublishAsync(message, cancellationToken);
+        }
+        catch (UnroutableMessageException)
+        {
+            services.Provisioner.Forget(message.UserId);
+            await services.Provisioner.EnsureAsync(message.UserId, ttlMs: null, cancellationToken);
+            await services.Publisher.PublishAsync(message, cancellationToken);
+        }
+    }
+
+    private static ValidationProblem Invalid(Dictionary<string, string[]> errors) =>
+        TypedResults.ValidationProblem(errors,
+            title: "The request is not valid",
+            detail: "Nothing was created or published. Fix the fields listed in 'errors' and send it again.");
+}
+
+/// <summary>What the producer endpoints use.</summary>
+internal sealed record ProducerServices(
+    UserQueueProvisioner Provisioner,
+    MessagePublisher Publisher,
+    QueueCounters Counters,
+    IOptions<MessagingOptions> Options,
+    TimeProvider Time);
+
+/// <summary>Body of <c>POST /create-queue</c> (for the OpenAPI document; the handler validates the raw JSON).</summary>
+internal sealed record CreateQueueRequest(
+    string? UserId,
+    [property: JsonPropertyName("instance_key")] string? InstanceKey,
+    long? TtlMs);
+
+/// <summary>Body of <c>POST /send-message</c> (for the OpenAPI document; the handler validates the raw JSON).</summary>
+internal sealed record SendMessageRequest(
+    string? UserId,
+    [property: JsonPropertyName("instance_key")] string? InstanceKey,
+    string CallbackUrl,
+    System.Text.Json.JsonElement? Payload,
+    int? DelaySeconds);
+
+internal sealed record CreateQueueResponse(bool Success, string QueueName, string RoutingKey);
+
+internal sealed record SendMessageResponse(bool Success, string MessageId);

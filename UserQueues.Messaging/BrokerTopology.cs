@@ -1,0 +1,55 @@
+using RabbitMQ.Client;
+
+namespace UserQueues.Messaging;
+
+/// <summary>Declares the exchanges and queues of <see cref="Topology"/>. Every declare is idempotent.</summary>
+public sealed class BrokerTopology(BrokerChannels channels)
+{
+    /// <summary>The exchanges and queues shared by all users; run by every process at start.</summary>
+    public Task DeclareSharedAsync(CancellationToken cancellationToken) =>
+        channels.Declares.RunAsync(async (channel, ct) =>
+        {
+            await channel.ExchangeDeclareAsync(Topology.UserExchange, ExchangeType.Direct, durable: true, autoDelete: false, cancellationToken: ct).ConfigureAwait(false);
+            await channel.ExchangeDeclareAsync(Topology.ControlExchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: ct).ConfigureAwait(false);
+            await channel.ExchangeDeclareAsync(Topology.DeadLetterExchange, ExchangeType.Direct, durable: true, autoDelete: false, cancellationToken: ct).ConfigureAwait(false);
+            await channel.QueueDeclareAsync(Topology.DeadLetterQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct).ConfigureAwait(false);
+            await channel.QueueBindAsync(Topology.DeadLetterQueue, Topology.DeadLetterExchange, Topology.DeadLetterRoutingKey, cancellationToken: ct).ConfigureAwait(false);
+        }, cancellationToken);
+
+    /// <summary>Declares <c>queue.user.{userId}</c> with its arguments and binds it to <c>user_exchange</c>.</summary>
+    /// <exception cref="QueueSettingsConflictException">The queue exists with other arguments.</exception>
+    public async Task DeclareUserQueueAsync(string userId, long ttlMs, CancellationToken cancellationToken)
+    {
+        var queue = Topology.QueueName(userId);
+        try
+        {
+            await channels.Declares.RunAsync(async (channel, ct) =>
+            {
+                await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
+                    arguments: Topology.UserQueueArguments(ttlMs), cancellationToken: ct).ConfigureAwait(false);
+                await channel.QueueBindAsync(queue, Topology.UserExchange, Topology.RoutingKey(userId), cancellationToken: ct).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (AmqpReplyCodes.Of(e) == AmqpReplyCodes.PreconditionFailed)
+        {
+            throw new QueueSettingsConflictException(
+                $"Queue '{queue}' already exists on the broker with other arguments than ttlMs={ttlMs}. " +
+                "Use the queue's existing ttlMs, or delete the queue on the broker first.", e);
+        }
+    }
+
+    /// <summary>Ready messages and consumers of a user queue, or null when the queue does not exist.</summary>
+    public Task<QueueDeclareOk?> InspectUserQueueAsync(string userId, CancellationToken cancellationToken) =>
+        channels.Declares.RunAsync<QueueDeclareOk?>(async (channel, ct) =>
+        {
+            try
+            {
+                return await channel.QueueDeclarePassiveAsync(Topology.QueueName(userId), ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (AmqpReplyCodes.Of(e) == AmqpReplyCodes.NotFound)
+            {
+                // The 404 closed this channel; the pool replaces it.
+                return null;
+            }
+        }, cancellationToken);
+}

@@ -1,0 +1,106 @@
+using System.Collections.Concurrent;
+using RabbitMQ.Client;
+
+namespace UserQueues.Messaging;
+
+/// <summary>
+/// A bounded set of channels, each used by one operation at a time. RabbitMQ serialises RPCs
+/// (declares) per channel and a channel-level error (e.g. PRECONDITION_FAILED) closes the channel,
+/// so operations get a channel of their own and a closed one is replaced, never handed out again.
+/// </summary>
+public sealed class ChannelPool : IAsyncDisposable
+{
+    private readonly IConnection _connection;
+    private readonly CreateChannelOptions _options;
+    private readonly SemaphoreSlim _slots;
+    private readonly ConcurrentBag<IChannel> _idle = [];
+
+    public ChannelPool(IConnection connection, int size, bool publisherConfirms)
+    {
+        _connection = connection;
+        _slots = new SemaphoreSlim(size, size);
+        _options = new CreateChannelOptions(
+            publisherConfirmationsEnabled: publisherConfirms,
+            publisherConfirmationTrackingEnabled: publisherConfirms);
+    }
+
+    public async Task<T> RunAsync<T>(Func<IChannel, CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
+    {
+        await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        IChannel? channel = null;
+        try
+        {
+            channel = await TakeOpenChannelAsync(cancellationToken).ConfigureAwait(false);
+            return await operation(channel, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (channel is { IsOpen: true })
+            {
+                _idle.Add(channel);
+            }
+            else if (channel is not null)
+            {
+                await DisposeQuietlyAsync(channel).ConfigureAwait(false);
+            }
+
+            _slots.Release();
+        }
+    }
+
+    public Task RunAsync(Func<IChannel, CancellationToken, Task> operation, CancellationToken cancellationToken) =>
+        RunAsync(async (channel, ct) =>
+        {
+            await operation(channel, ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+
+    private async Task<IChannel> TakeOpenChannelAsync(CancellationToken cancellationToken)
+    {
+        while (_idle.TryTake(out var idle))
+        {
+            if (idle.IsOpen)
+            {
+                return idle;
+            }
+
+            await DisposeQuietlyAsync(idle).ConfigureAwait(false);
+        }
+
+        return await _connection.CreateChannelAsync(_options, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task DisposeQuietlyAsync(IChannel channel)
+    {
+        try
+        {
+            await channel.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // A channel that is already gone cannot be closed more; nothing is lost with it.
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        while (_idle.TryTake(out var channel))
+        {
+            if (channel.IsOpen)
+            {
+                try
+                {
+                    await channel.CloseAsync().ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // Closing on shutdown is best effort: the connection closes right after.
+                }
+            }
+
+            await DisposeQuietlyAsync(channel).ConfigureAwait(false);
+        }
+
+        _slots.Dispose();
+    }
+}

@@ -1,0 +1,30 @@
+namespace UserQueues.Messaging;
+
+/// <summary>AMQP header names UserQueues writes on every message.</summary>
+public static class MessageHeaders
+{
+    /// <summary>The seed's attempt counter: 1 for the first delivery attempt.</summary>
+    public const string Attempt = "x-attempt";
+    public const string UserId = "x-user-id";
+    public const string CallbackUrl = "x-callback-url";
+
+    /// <summary>When the producer's request was accepted, Unix milliseconds.</summary>
+    public const string PublishedAt = "x-published-at";
+
+    /// <summary>Why a message was dead-lettered (a sentence for people).</summary>
+    public const string DeadLetterReason = "x-dead-letter-reason";
+
+    /// <summary>When the message was dead-lettered, Unix milliseconds.</summary>
+    public const string DeadLetteredAt = "x-dead-lettered-at";
+
+    /// <summary>HTTP status of the last attempt, when there was a response.</summary>
+    public const string LastStatus = "x-last-status";
+}
+
+/// <summary>Header names of the callback request (https://www.standardwebhooks.com/).</summary>
+public static class WebhookHeaders
+{
+    public const string Id = "webhook-id";
+    public const string Timestamp = "webhook-timestamp";
+    public const string Signature = "webhook-signature";
+}

@@ -1,0 +1,73 @@
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+namespace UserQueues.Messaging;
+
+/// <summary>
+/// Every publish of UserQueues. Each one is persistent where it carries a message, mandatory
+/// (a message no queue takes is an error, never a silent drop) and completes only once the broker
+/// confirmed it (https://www.rabbitmq.com/docs/confirms#publisher-confirms).
+/// </summary>
+public sealed class MessagePublisher(BrokerChannels channels, IOptions<MessagingOptions> options, TimeProvider time)
+{
+    private readonly TimeSpan _timeout = TimeSpan.FromSeconds(options.Value.PublishTimeoutSeconds);
+
+    /// <summary>Publishes a message to its user's queue.</summary>
+    /// <exception cref="UnroutableMessageException">The user's queue does not exist.</exception>
+    /// <exception cref="BrokerUnavailableException">Not confirmed in time, nacked, or no broker.</exception>
+    public Task PublishAsync(UserMessage message, CancellationToken cancellationToken) =>
+        PublishConfirmedAsync(Topology.UserExchange, Topology.RoutingKey(message.UserId), message.ToProperties(), message.Payload, cancellationToken);
+
+    /// <summary>Moves a message that can never be delivered to the dead-letter queue, with why.</summary>
+    public Task DeadLetterAsync(UserMessage message, string reason, int? lastStatus, CancellationToken cancellationToken)
+    {
+        var properties = message.ToProperties();
+        var headers = properties.Headers!;
+        headers[MessageHeaders.DeadLetterReason] = reason;
+        headers[MessageHeaders.DeadLetteredAt] = time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (lastStatus is { } status)
+        {
+            headers[MessageHeaders.LastStatus] = status;
+        }
+
+        return PublishConfirmedAsync(Topology.DeadLetterExchange, Topology.DeadLetterRoutingKey, properties, message.Payload, cancellationToken);
+    }
+
+    /// <summary>Tells every worker instance about a change. Transient: reconciliation repairs a lost command.</summary>
+    public Task PublishControlAsync(ControlCommand command, CancellationToken cancellationToken)
+    {
+        var properties = new BasicProperties { ContentType = UserMessage.JsonContentType, DeliveryMode = DeliveryModes.Transient };
+        return channels.Publishes.RunAsync(
+            (channel, ct) => channel.BasicPublishAsync(Topology.ControlExchange, "", mandatory: false, properties, command.ToBytes(), ct).AsTask(),
+            cancellationToken);
+    }
+
+    private async Task PublishConfirmedAsync(string exchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_timeout);
+        try
+        {
+            await channels.Publishes.RunAsync(
+                (channel, ct) => channel.BasicPublishAsync(exchange, routingKey, mandatory: true, properties, body, ct).AsTask(),
+                timeout.Token).ConfigureAwait(false);
+        }
+        catch (PublishException e) when (e.IsReturn)
+        {
+            throw new UnroutableMessageException(routingKey, e);
+        }
+        catch (PublishException e)
+        {
+            throw new BrokerUnavailableException("The broker refused the message (nack); nothing was stored.", e);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new BrokerUnavailableException($"The broker did not confirm the message within {_timeout.TotalSeconds:0} s; it may not be stored.", e);
+        }
+        catch (Exception e) when (AmqpReplyCodes.IsUnavailable(e))
+        {
+            throw new BrokerUnavailableException("The message broker is unreachable; nothing was stored.", e);
+        }
+    }
+}

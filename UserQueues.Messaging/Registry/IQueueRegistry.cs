@@ -1,0 +1,26 @@
+namespace UserQueues.Messaging.Registry;
+
+/// <summary>
+/// The durable list of user queues and their metadata. The broker owns the messages and their live
+/// figures; the registry owns what the broker cannot know: who created what, when, with which
+/// settings, whether an operator stopped it, and the delivery counters.
+/// </summary>
+public interface IQueueRegistry
+{
+    /// <summary>Creates the schema if needed.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    Task<QueueRecord?> FindAsync(string userId, CancellationToken cancellationToken);
+
+    /// <summary>Records a queue if it is not recorded yet; returns the record as stored.</summary>
+    Task<QueueRecord> RegisterAsync(string userId, long ttlMs, DateTimeOffset createdAt, CancellationToken cancellationToken);
+
+    /// <summary>Every queue, or the ones with <paramref name="status"/>, ordered by userId.</summary>
+    Task<IReadOnlyList<QueueRecord>> ListAsync(ConsumerStatus? status, CancellationToken cancellationToken);
+
+    /// <summary>Sets the desired consumer status; false when the user has no queue.</summary>
+    Task<bool> SetStatusAsync(string userId, ConsumerStatus status, CancellationToken cancellationToken);
+
+    /// <summary>Adds counter increments, all in one transaction.</summary>
+    Task AddCountsAsync(IReadOnlyCollection<CounterDelta> deltas, DateTimeOffset at, CancellationToken cancellationToken);
+}

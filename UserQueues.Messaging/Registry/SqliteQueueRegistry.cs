@@ -1,0 +1,177 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace UserQueues.Messaging.Registry;
+
+/// <summary>
+/// The embedded registry: one SQLite file in WAL mode, shared by the API and the workers of one
+/// machine (https://www.sqlite.org/wal.html: readers never block the writer).
+/// </summary>
+public sealed class SqliteQueueRegistry : IQueueRegistry
+{
+    private const string Columns =
+        "user_id, queue_name, routing_key, ttl_ms, created_at, status, published, delivered, failed, last_activity_at";
+
+    private readonly string _connectionString;
+
+    public SqliteQueueRegistry(IOptions<RegistryOptions> options)
+    {
+        var path = Path.GetFullPath(options.Value.Path);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            // Microsoft.Data.Sqlite retries a busy database until the command timeout.
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, """
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE IF NOT EXISTS queues (
+                user_id          TEXT    NOT NULL PRIMARY KEY,
+                queue_name       TEXT    NOT NULL,
+                routing_key      TEXT    NOT NULL,
+                ttl_ms           INTEGER NOT NULL,
+                created_at       INTEGER NOT NULL,
+                status           TEXT    NOT NULL DEFAULT 'running',
+                published        INTEGER NOT NULL DEFAULT 0,
+                delivered        INTEGER NOT NULL DEFAULT 0,
+                failed           INTEGER NOT NULL DEFAULT 0,
+                last_activity_at INTEGER NULL
+            );
+            CREATE INDEX IF NOT EXISTS ix_queues_status ON queues (status, user_id);
+            """, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<QueueRecord?> FindAsync(string userId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM queues WHERE user_id = $userId";
+        command.Parameters.AddWithValue("$userId", userId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+    }
+
+    public async Task<QueueRecord> RegisterAsync(string userId, long ttlMs, DateTimeOffset createdAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            INSERT INTO queues (user_id, queue_name, routing_key, ttl_ms, created_at, last_activity_at)
+            VALUES ($userId, $queueName, $routingKey, $ttlMs, $createdAt, $createdAt)
+            ON CONFLICT (user_id) DO NOTHING;
+            SELECT {Columns} FROM queues WHERE user_id = $userId;
+            """;
+        command.Parameters.AddWithValue("$userId", userId);
+        command.Parameters.AddWithValue("$queueName", Topology.QueueName(userId));
+        command.Parameters.AddWithValue("$routingKey", Topology.RoutingKey(userId));
+        command.Parameters.AddWithValue("$ttlMs", ttlMs);
+        command.Parameters.AddWithValue("$createdAt", createdAt.ToUnixTimeMilliseconds());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return Read(reader);
+    }
+
+    public async Task<IReadOnlyList<QueueRecord>> ListAsync(ConsumerStatus? status, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = status is null
+            ? $"SELECT {Columns} FROM queues ORDER BY user_id"
+            : $"SELECT {Columns} FROM queues WHERE status = $status ORDER BY user_id";
+        if (status is { } wanted)
+        {
+            command.Parameters.AddWithValue("$status", StatusText(wanted));
+        }
+
+        var records = new List<QueueRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            records.Add(Read(reader));
+        }
+
+        return records;
+    }
+
+    public async Task<bool> SetStatusAsync(string userId, ConsumerStatus status, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE queues SET status = $status WHERE user_id = $userId";
+        command.Parameters.AddWithValue("$status", StatusText(status));
+        command.Parameters.AddWithValue("$userId", userId);
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+    }
+
+    public async Task AddCountsAsync(IReadOnlyCollection<CounterDelta> deltas, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        if (deltas.Count == 0)
+        {
+            return;
+        }
+
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            UPDATE queues
+            SET published = published + $published, delivered = delivered + $delivered, failed = failed + $failed,
+                last_activity_at = $at
+            WHERE user_id = $userId
+            """;
+        var userId = command.Parameters.Add("$userId", SqliteType.Text);
+        var published = command.Parameters.Add("$published", SqliteType.Integer);
+        var delivered = command.Parameters.Add("$delivered", SqliteType.Integer);
+        var failed = command.Parameters.Add("$failed", SqliteType.Integer);
+        command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
+        foreach (var delta in deltas)
+        {
+            userId.Value = delta.UserId;
+            published.Value = delta.Published;
+            delivered.Value = delta.Delivered;
+            failed.Value = delta.Failed;
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        return connection;
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static QueueRecord Read(DbDataReader reader) => new(
+        UserId: reader.GetString(0),
+        QueueName: reader.GetString(1),
+        RoutingKey: reader.GetString(2),
+        TtlMs: reader.GetInt64(3),
+        CreatedAt: DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
+        Status: reader.GetString(5) == "stopped" ? ConsumerStatus.Stopped : ConsumerStatus.Running,
+        Published: reader.GetInt64(6),
+        Delivered: reader.GetInt64(7),
+        Failed: reader.GetInt64(8),
+        LastActivityAt: reader.IsDBNull(9) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(9)));
+
+    private static string StatusText(ConsumerStatus status) => status == ConsumerStatus.Stopped ? "stopped" : "running";
+}

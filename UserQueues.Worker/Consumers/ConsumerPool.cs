@@ -1,0 +1,307 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using UserQueues.Messaging;
+using UserQueues.Worker.Delivery;
+
+namespace UserQueues.Worker.Consumers;
+
+/// <summary>
+/// One worker process consuming many user queues over a few channels (the seed's "consumer pool").
+/// Consumers are spread over <see cref="WorkerOptions.Channels"/> lanes by userId. A lane whose
+/// channel failed on its own (not a connection loss, which the client library recovers) is
+/// replaced and its users are subscribed again by the next reconciliation.
+/// </summary>
+internal sealed partial class ConsumerPool : IAsyncDisposable
+{
+    private const int LockStripes = 64;
+
+    private readonly IConnection _connection;
+    private readonly BrokerTopology _topology;
+    private readonly DeliveryGate _gate;
+    private readonly MessageHandler _handler;
+    private readonly WorkerOptions _options;
+    private readonly ILogger<ConsumerPool> _logger;
+    private readonly Lane[] _lanes;
+    private readonly SemaphoreSlim[] _userLocks = [.. Enumerable.Range(0, LockStripes).Select(_ => new SemaphoreSlim(1, 1))];
+    private readonly ConcurrentDictionary<string, UserConsumer> _consumers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _missing = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _abort = new();
+    private readonly string _tagPrefix = $"{Environment.MachineName}.{Environment.ProcessId}.";
+
+    public ConsumerPool(IConnection connection, BrokerTopology topology, DeliveryGate gate, MessageHandler handler,
+        IOptions<WorkerOptions> options, ILogger<ConsumerPool> logger)
+    {
+        _connection = connection;
+        _topology = topology;
+        _gate = gate;
+        _handler = handler;
+        _options = options.Value;
+        _logger = logger;
+        _lanes = [.. Enumerable.Range(0, _options.Channels).Select(i => new Lane(i))];
+    }
+
+    /// <summary>Raised when a lane failed for good, so that reconciliation runs now rather than later.</summary>
+    public event Action? RepairNeeded;
+
+    public int ActiveCount => _consumers.Count(pair => pair.Value.IsActive);
+
+    /// <summary>UserIds whose queue was not on the broker when last tried.</summary>
+    public ICollection<string> Missing => _missing.Keys;
+
+    public bool IsSubscribed(string userId) => _consumers.TryGetValue(userId, out var consumer) && consumer.IsActive;
+
+    /// <summary>Consumes the user's queue unless already consuming it; a queue not on the broker is remembered as missing.</summary>
+    public async Task SubscribeAsync(string userId, CancellationToken cancellationToken)
+    {
+        var userLock = LockOf(userId);
+        await userLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (IsSubscribed(userId) || _abort.IsCancellationRequested)
+            {
+                return;
+            }
+
+            // basic.consume on a missing queue would close the lane's channel and every consumer on it.
+            if (await _topology.InspectUserQueueAsync(userId, cancellationToken).ConfigureAwait(false) is null)
+            {
+                _missing[userId] = 0;
+                _consumers.TryRemove(userId, out _);
+                return;
+            }
+
+            var lane = LaneOf(userId);
+            var channel = await GetLaneChannelAsync(lane, cancellationToken).ConfigureAwait(false);
+            var consumer = new UserConsumer(channel, userId, _gate, _handler, _logger, _abort.Token);
+            consumer.Start();
+            await channel.BasicConsumeAsync(Topology.QueueName(userId), autoAck: false, consumerTag: _tagPrefix + userId,
+                noLocal: false, exclusive: false, arguments: null, consumer, cancellationToken).ConfigureAwait(false);
+            _consumers[userId] = consumer;
+            _missing.TryRemove(userId, out _);
+            LogSubscribed(_logger, userId, lane.Index);
+        }
+        finally
+        {
+            userLock.Release();
+        }
+    }
+
+    /// <summary>Cancels the user's consumer; its in-flight delivery finishes, buffered messages go back to the queue.</summary>
+    public async Task UnsubscribeAsync(string userId, CancellationToken cancellationToken)
+    {
+        var userLock = LockOf(userId);
+        await userLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _missing.TryRemove(userId, out _);
+            if (_consumers.TryRemove(userId, out var consumer))
+            {
+                await consumer.StopAsync(cancellationToken).ConfigureAwait(false);
+                LogUnsubscribed(_logger, userId);
+            }
+        }
+        finally
+        {
+            userLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Makes the consumers match <paramref name="desired"/>: subscribes what is missing (queues
+    /// known to be absent only when <paramref name="retryMissing"/>), cancels what is not wanted,
+    /// forgets consumers that died.
+    /// </summary>
+    public async Task ReconcileAsync(IReadOnlyCollection<string> desired, bool retryMissing, CancellationToken cancellationToken)
+    {
+        RepairLanes();
+        foreach (var (userId, consumer) in _consumers)
+        {
+            if (!consumer.IsActive)
+            {
+                _consumers.TryRemove(new KeyValuePair<string, UserConsumer>(userId, consumer));
+            }
+        }
+
+        var wanted = desired.ToHashSet(StringComparer.Ordinal);
+        var toSubscribe = wanted.Where(u => !IsSubscribed(u) && (retryMissing || !_missing.ContainsKey(u))).ToList();
+        var toCancel = _consumers.Keys.Where(u => !wanted.Contains(u)).ToList();
+        foreach (var gone in _missing.Keys.Where(u => !wanted.Contains(u)))
+        {
+            _missing.TryRemove(gone, out _);
+        }
+
+        // Declares and consumes are round trips: run them over several channels at once.
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(4, _lanes.Length * 2), CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(toSubscribe, parallel, async (userId, ct) =>
+        {
+            try
+            {
+                await SubscribeAsync(userId, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogSubscribeFailed(_logger, userId, e.Message);
+            }
+        }).ConfigureAwait(false);
+        await Parallel.ForEachAsync(toCancel, parallel, async (userId, ct) => await UnsubscribeAsync(userId, ct).ConfigureAwait(false)).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops every consumer, lets in-flight deliveries finish within <paramref name="grace"/>, then closes the lanes.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        using var timeout = new CancellationTokenSource(grace);
+        var consumers = _consumers.Values.ToList();
+        _consumers.Clear();
+        try
+        {
+            await Task.WhenAll(consumers.Select(c => c.StopAsync(timeout.Token))).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException)
+        {
+            LogStopTimedOut(_logger, grace.TotalSeconds);
+        }
+
+        // Whatever is still in flight now is abandoned: unacknowledged, the broker redelivers it.
+        await _abort.CancelAsync().ConfigureAwait(false);
+        foreach (var lane in _lanes)
+        {
+            if (lane.Channel is { } channel)
+            {
+                try
+                {
+                    await channel.CloseAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogSettleOnClose(_logger, lane.Index, e.Message);
+                }
+
+                await channel.DisposeAsync().ConfigureAwait(false);
+                lane.Channel = null;
+            }
+        }
+    }
+
+    private async Task<IChannel> GetLaneChannelAsync(Lane lane, CancellationToken cancellationToken)
+    {
+        await lane.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (lane.Channel is { IsOpen: true } open && !lane.Broken)
+            {
+                return open;
+            }
+
+            if (lane.Channel is { } old)
+            {
+                await old.DisposeAsync().ConfigureAwait(false);
+            }
+
+            var channel = await _connection.CreateChannelAsync(
+                new CreateChannelOptions(publisherConfirmationsEnabled: false, publisherConfirmationTrackingEnabled: false),
+                cancellationToken).ConfigureAwait(false);
+            // Per consumer (global: false): each user queue gets PREFETCH messages ahead.
+            await channel.BasicQosAsync(0, (ushort)_options.Prefetch, global: false, cancellationToken).ConfigureAwait(false);
+            channel.ChannelShutdownAsync += (_, reason) => OnLaneShutdownAsync(lane, reason);
+            lane.Channel = channel;
+            lane.Broken = false;
+            return channel;
+        }
+        finally
+        {
+            lane.Lock.Release();
+        }
+    }
+
+    private Task OnLaneShutdownAsync(Lane lane, ShutdownEventArgs reason)
+    {
+        // A connection loss closes every channel and the client library recovers them (and their
+        // consumers). A channel closed by the broker while the connection lives is gone for good.
+        if (reason.Initiator == ShutdownInitiator.Peer && _connection.IsOpen && !_abort.IsCancellationRequested)
+        {
+            lane.Broken = true;
+            LogLaneBroken(_logger, lane.Index, reason.ReplyCode, reason.ReplyText);
+            RepairNeeded?.Invoke();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void RepairLanes()
+    {
+        foreach (var lane in _lanes.Where(l => l.Broken))
+        {
+            foreach (var (userId, consumer) in _consumers)
+            {
+                if (LaneOf(userId) == lane)
+                {
+                    consumer.MarkCancelled();
+                }
+            }
+        }
+    }
+
+    private Lane LaneOf(string userId) => _lanes[(int)((uint)StableHash(userId) % (uint)_lanes.Length)];
+
+    private SemaphoreSlim LockOf(string userId) => _userLocks[(int)((uint)StableHash(userId) % LockStripes)];
+
+    /// <summary>FNV-1a: the same lane for a user in every process (string.GetHashCode is randomised per process).</summary>
+    private static int StableHash(string value)
+    {
+        var hash = 2166136261u;
+        foreach (var c in value)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return (int)hash;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_abort.IsCancellationRequested)
+        {
+            await StopAsync(TimeSpan.FromSeconds(_options.ShutdownTimeoutSeconds)).ConfigureAwait(false);
+        }
+
+        _abort.Dispose();
+        foreach (var userLock in _userLocks)
+        {
+            userLock.Dispose();
+        }
+
+        foreach (var lane in _lanes)
+        {
+            lane.Lock.Dispose();
+        }
+    }
+
+    private sealed class Lane(int index)
+    {
+        public int Index { get; } = index;
+        public SemaphoreSlim Lock { get; } = new(1, 1);
+        public IChannel? Channel { get; set; }
+        public volatile bool Broken;
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Consuming the queue of {UserId} on lane {Lane}")]
+    private static partial void LogSubscribed(ILogger logger, string userId, int lane);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stopped consuming the queue of {UserId}")]
+    private static partial void LogUnsubscribed(ILogger logger, string userId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not consume the queue of {UserId}: {Reason}")]
+    private static partial void LogSubscribeFailed(ILogger logger, string userId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lane {Lane} was closed by the broker ({ReplyCode} {ReplyText}); its consumers are being resubscribed")]
+    private static partial void LogLaneBroken(ILogger logger, int lane, ushort replyCode, string replyText);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "In-flight deliveries did not finish within {Seconds} s; they will be redelivered")]
+    private static partial void LogStopTimedOut(ILogger logger, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Closing lane {Lane} failed: {Reason}")]
+    private static partial void LogSettleOnClose(ILogger logger, int lane, string reason);
+}

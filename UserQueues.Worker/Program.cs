@@ -1,0 +1,6 @@
+var builder = Host.CreateApplicationBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddWorkerServices();
+
+builder.Build().Run();

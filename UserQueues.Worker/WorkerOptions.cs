@@ -1,0 +1,29 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace UserQueues.Worker;
+
+/// <summary>The consumer pool's settings (section <c>Worker</c>).</summary>
+public sealed class WorkerOptions
+{
+    public const string SectionName = "Worker";
+
+    /// <summary>Unacknowledged messages the broker sends ahead per user queue (seed: <c>PREFETCH</c>).</summary>
+    [Range(1, 1000)]
+    public int Prefetch { get; set; } = 5;
+
+    /// <summary>Channels the consumers are spread over (consumers of one channel share its dispatch).</summary>
+    [Range(1, 256)]
+    public int Channels { get; set; } = 8;
+
+    /// <summary>Callbacks in flight at once in this process, over all users (one per user at most).</summary>
+    [Range(1, 10_000)]
+    public int MaxConcurrentDeliveries { get; set; } = 64;
+
+    /// <summary>How often the consumers are compared with the registry and repaired.</summary>
+    [Range(1, 3600)]
+    public int ReconcileIntervalSeconds { get; set; } = 10;
+
+    /// <summary>How long a stopping worker lets in-flight deliveries finish.</summary>
+    [Range(1, 300)]
+    public int ShutdownTimeoutSeconds { get; set; } = 20;
+}
