@@ -11,8 +11,11 @@ public static partial class UserIds
 {
     public const int MaxLength = 128;
 
-    /// <summary>The documented pattern: a letter or digit, then letters, digits, '.', '_', '-' or ':'.</summary>
-    public const string Pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$";
+    /// <summary>
+    /// The documented pattern: a letter or digit, then letters, digits, '.', '_', '-' or ':'.
+    /// <c>\z</c>, not <c>$</c>: .NET's <c>$</c> also matches before a final newline.
+    /// </summary>
+    public const string Pattern = @"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\z";
 
     [GeneratedRegex(Pattern, RegexOptions.CultureInvariant)]
     private static partial Regex SafeUserId();

@@ -6,21 +6,16 @@ namespace UserQueues.Api.Apis;
 
 /// <summary>
 /// Reads a JSON request body under a size limit, so that every way a body can be wrong gets its
-/// own precise problem details instead of a generic binding failure.
+/// own precise problem details instead of a generic binding failure. The content type is checked
+/// before, by routing (the endpoints accept only application/json).
 /// </summary>
 internal static class JsonBody
 {
+    public const string UnsupportedMediaTypeDetail = "Send the body as JSON with the header 'Content-Type: application/json'.";
+
     public static async Task<(JsonDocument? Document, ProblemHttpResult? Problem)> ReadAsync(
         HttpRequest request, int maxBytes, CancellationToken cancellationToken)
     {
-        if (!request.HasJsonContentType())
-        {
-            return (null, TypedResults.Problem(
-                statusCode: StatusCodes.Status415UnsupportedMediaType,
-                title: "Unsupported content type",
-                detail: $"Send the body as JSON with 'Content-Type: application/json' (got '{request.ContentType ?? "none"}')."));
-        }
-
         if (request.ContentLength > maxBytes)
         {
             return (null, TooLarge(maxBytes));

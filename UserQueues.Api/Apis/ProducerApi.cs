@@ -20,6 +20,7 @@ internal static class ProducerApi
             .WithName("CreateQueue")
             .WithSummary("Declares a user's queue (idempotent) and records it in the registry.")
             .Accepts<CreateQueueRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 

@@ -11,8 +11,15 @@ internal static class Extensions
         builder.AddUserQueuesMessaging();
 
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        {
             // Seed clients look at "success"; problem details say it too.
-            context.ProblemDetails.Extensions["success"] = false);
+            context.ProblemDetails.Extensions["success"] = false;
+            if (context.ProblemDetails.Status == StatusCodes.Status415UnsupportedMediaType)
+            {
+                // Routing refuses a body that is not JSON before any handler runs (the endpoints' Accepts metadata).
+                context.ProblemDetails.Detail ??= JsonBody.UnsupportedMediaTypeDetail;
+            }
+        });
         builder.Services.AddExceptionHandler<BrokerExceptionHandler>();
         builder.Services.ConfigureHttpJsonOptions(options =>
             options.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));

@@ -48,18 +48,19 @@ internal sealed partial class ControlListener(IConnection connection, ConsumerPo
 
     public async ValueTask DisposeAsync()
     {
-        if (_channel is not null)
+        // Called by the host at stop and again by the container at dispose.
+        if (Interlocked.Exchange(ref _channel, null) is { } channel)
         {
             try
             {
-                await _channel.CloseAsync().ConfigureAwait(false);
+                await channel.CloseAsync().ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 LogCloseFailed(logger, e.Message);
             }
 
-            await _channel.DisposeAsync().ConfigureAwait(false);
+            await channel.DisposeAsync().ConfigureAwait(false);
         }
     }
 

@@ -1,0 +1,95 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+using UserQueues.Messaging;
+
+namespace UserQueues.FunctionalTests;
+
+/// <summary>Looks at the real broker from outside UserQueues: AMQP for queue state, the management API for arguments.</summary>
+public sealed class BrokerProbe : IAsyncDisposable
+{
+    private readonly IConnection _connection;
+    private readonly HttpClient _management;
+
+    private BrokerProbe(IConnection connection, HttpClient management)
+    {
+        _connection = connection;
+        _management = management;
+    }
+
+    public static async Task<BrokerProbe> ConnectAsync(string connectionString, Uri managementUrl)
+    {
+        var connection = await new ConnectionFactory { Uri = new Uri(connectionString), ClientProvidedName = "functional-tests" }.CreateConnectionAsync();
+        var management = new HttpClient { BaseAddress = managementUrl };
+        management.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String("guest:guest"u8.ToArray()));
+        return new BrokerProbe(connection, management);
+    }
+
+    /// <summary>Ready messages and consumers of a queue, or null when it does not exist.</summary>
+    public async Task<QueueDeclareOk?> InspectAsync(string queue)
+    {
+        await using var channel = await _connection.CreateChannelAsync();
+        try
+        {
+            return await channel.QueueDeclarePassiveAsync(queue);
+        }
+        catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The queue's arguments as the management API reports them.</summary>
+    public async Task<JsonElement> QueueArgumentsAsync(string queue)
+    {
+        var info = await _management.GetFromJsonAsync<JsonElement>($"api/queues/%2F/{Uri.EscapeDataString(queue)}?columns=arguments");
+        return info.GetProperty("arguments");
+    }
+
+    /// <summary>
+    /// Worker instances listening for control commands: each binds its own exclusive queue to the
+    /// control exchange, and the broker drops the binding with the queue when the instance goes.
+    /// </summary>
+    public async Task<int> ControlListenersAsync()
+    {
+        var bindings = await _management.GetFromJsonAsync<JsonElement>($"api/exchanges/%2F/{Topology.ControlExchange}/bindings/source");
+        return bindings.GetArrayLength();
+    }
+
+    /// <summary>Takes (and removes) the dead letters of one user from the shared dead-letter queue.</summary>
+    public async Task<List<(IReadOnlyBasicProperties Properties, string Body)>> TakeDeadLettersAsync(string userId)
+    {
+        await using var channel = await _connection.CreateChannelAsync();
+        var mine = new List<(IReadOnlyBasicProperties, string)>();
+        var others = new List<ulong>();
+        while (await channel.BasicGetAsync(Topology.DeadLetterQueue, autoAck: false) is { } result)
+        {
+            if (UserMessage.HeaderString(result.BasicProperties.Headers, MessageHeaders.UserId) == userId)
+            {
+                mine.Add((result.BasicProperties, Encoding.UTF8.GetString(result.Body.Span)));
+                await channel.BasicAckAsync(result.DeliveryTag, multiple: false);
+            }
+            else
+            {
+                others.Add(result.DeliveryTag);
+            }
+        }
+
+        foreach (var tag in others)
+        {
+            await channel.BasicNackAsync(tag, multiple: false, requeue: true);
+        }
+
+        return mine;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _connection.CloseAsync();
+        await _connection.DisposeAsync();
+        _management.Dispose();
+    }
+}

@@ -1,0 +1,91 @@
+using System.Text;
+using System.Text.Json;
+using UserQueues.Api.Apis;
+
+namespace UserQueues.UnitTests;
+
+public class ProducerRequestTests
+{
+    private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement;
+
+    [Fact]
+    public void SendMessageAcceptsTheSeedExample()
+    {
+        var command = ProducerRequests.ReadSendMessage(Json("""
+            {"instance_key":"u1","callbackUrl":"http://localhost:3001/_test/callback","payload":{"hello":"world"}}
+            """), out var errors);
+
+        Assert.Empty(errors);
+        Assert.NotNull(command);
+        Assert.Equal("u1", command.UserId);
+        Assert.Equal("http://localhost:3001/_test/callback", command.CallbackUrl.AbsoluteUri);
+        Assert.Equal("""{"hello":"world"}""", Encoding.UTF8.GetString(command.Payload.Span));
+        Assert.Equal(0, command.DelaySeconds);
+    }
+
+    [Fact]
+    public void SendMessageWithoutPayloadSendsJsonNull()
+    {
+        var command = ProducerRequests.ReadSendMessage(Json("""{"userId":"u1","callbackUrl":"https://example.com/x"}"""), out _);
+        Assert.Equal("null", Encoding.UTF8.GetString(command!.Payload.Span));
+    }
+
+    [Fact]
+    public void UserIdAndInstanceKeyThatAgreeAreAccepted()
+    {
+        var command = ProducerRequests.ReadSendMessage(Json("""{"userId":"u1","instance_key":"u1","callbackUrl":"https://example.com/x"}"""), out var errors);
+        Assert.Empty(errors);
+        Assert.Equal("u1", command!.UserId);
+    }
+
+    [Theory]
+    [InlineData("""{"callbackUrl":"https://example.com/x"}""", "userId", "required")]
+    [InlineData("""{"userId":42,"callbackUrl":"https://example.com/x"}""", "userId", "must be a string")]
+    [InlineData("""{"userId":"a b","callbackUrl":"https://example.com/x"}""", "userId", "may contain only")]
+    [InlineData("""{"userId":"u1","instance_key":"u2","callbackUrl":"https://example.com/x"}""", "userId", "disagree")]
+    [InlineData("""{"userId":"u1"}""", "callbackUrl", "required")]
+    [InlineData("""{"userId":"u1","callbackUrl":"/relative"}""", "callbackUrl", "absolute")]
+    [InlineData("""{"userId":"u1","callbackUrl":"ftp://example.com/x"}""", "callbackUrl", "absolute")]
+    [InlineData("""{"userId":"u1","callbackUrl":"file:///etc/passwd"}""", "callbackUrl", "absolute")]
+    [InlineData("""{"userId":"u1","callbackUrl":"http://user:pw@example.com/x"}""", "callbackUrl", "credentials")]
+    [InlineData("""{"userId":"u1","callbackUrl":["http://example.com"]}""", "callbackUrl", "must be a string")]
+    [InlineData("""{"userId":"u1","callbackUrl":"https://example.com/x","delaySeconds":-1}""", "delaySeconds", "0 or more")]
+    [InlineData("""{"userId":"u1","callbackUrl":"https://example.com/x","delaySeconds":1.5}""", "delaySeconds", "whole number")]
+    [InlineData("""{"userId":"u1","callbackUrl":"https://example.com/x","delaySeconds":"5"}""", "delaySeconds", "whole number")]
+    [InlineData("""{"userId":"u1","callbackUrl":"https://example.com/x","delaySeconds":5}""", "delaySeconds", "not supported yet")]
+    public void InvalidSendMessageIsRefusedWithTheFieldAndAFix(string body, string field, string reason)
+    {
+        var command = ProducerRequests.ReadSendMessage(Json(body), out var errors);
+
+        Assert.Null(command);
+        Assert.Contains(reason, Assert.Single(errors[field]));
+    }
+
+    [Fact]
+    public void EveryProblemOfARequestIsReportedAtOnce()
+    {
+        ProducerRequests.ReadSendMessage(Json("""{"userId":"bad id","callbackUrl":"nope","delaySeconds":-3}"""), out var errors);
+        Assert.Equal(["callbackUrl", "delaySeconds", "userId"], errors.Keys.Order());
+    }
+
+    [Fact]
+    public void CreateQueueAcceptsTheSeedExample()
+    {
+        var command = ProducerRequests.ReadCreateQueue(Json("""{"userId":"u1","ttlMs":600000}"""), out var errors);
+        Assert.Empty(errors);
+        Assert.Equal(new CreateQueueCommand("u1", 600_000), command);
+        Assert.Null(ProducerRequests.ReadCreateQueue(Json("""{"userId":"u1"}"""), out _)!.TtlMs);
+    }
+
+    [Theory]
+    [InlineData("""{"userId":"u1","ttlMs":0}""", "between")]
+    [InlineData("""{"userId":"u1","ttlMs":999}""", "between")]
+    [InlineData("""{"userId":"u1","ttlMs":2592000001}""", "between")]
+    [InlineData("""{"userId":"u1","ttlMs":1000.5}""", "whole number")]
+    [InlineData("""{"userId":"u1","ttlMs":"600000"}""", "whole number")]
+    public void CreateQueueWithAnOutOfRangeTtlIsRefused(string body, string reason)
+    {
+        Assert.Null(ProducerRequests.ReadCreateQueue(Json(body), out var errors));
+        Assert.Contains(reason, Assert.Single(errors["ttlMs"]));
+    }
+}
