@@ -22,9 +22,12 @@ public sealed class BrokerProbe : IAsyncDisposable
 
     public static async Task<BrokerProbe> ConnectAsync(string connectionString, Uri managementUrl)
     {
-        var connection = await new ConnectionFactory { Uri = new Uri(connectionString), ClientProvidedName = "functional-tests" }.CreateConnectionAsync();
+        var uri = new Uri(connectionString);
+        var connection = await new ConnectionFactory { Uri = uri, ClientProvidedName = "functional-tests" }.CreateConnectionAsync();
         var management = new HttpClient { BaseAddress = managementUrl };
-        management.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String("guest:guest"u8.ToArray()));
+        // The management API takes the same user as AMQP (guest locally, a generated one in a container).
+        var credentials = Uri.UnescapeDataString(uri.UserInfo);
+        management.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
         return new BrokerProbe(connection, management);
     }
 

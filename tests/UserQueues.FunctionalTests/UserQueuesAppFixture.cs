@@ -14,6 +14,13 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
     private readonly string _dataDirectory = Directory.CreateTempSubdirectory("uq-functional-").FullName;
 
+    /// <summary>
+    /// How the AppHost provides the broker in tests: <c>local</c> (Debian's rabbitmq-server, the
+    /// default) or <c>container</c>, from USERQUEUES_TEST_BROKER_MODE (test.sh sets it).
+    /// </summary>
+    public static string BrokerMode { get; } =
+        Environment.GetEnvironmentVariable("USERQUEUES_TEST_BROKER_MODE") is { Length: > 0 } mode ? mode : "local";
+
     public DistributedApplication App { get; private set; } = null!;
     public HttpClient Api { get; private set; } = null!;
     public CallbackSink Sink { get; private set; } = null!;
@@ -26,7 +33,7 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
 
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.UserQueues_AppHost>(
             [
-                "--Messaging:Mode=local",
+                $"--Messaging:Mode={BrokerMode}",
                 $"--DataDirectory={_dataDirectory}",
                 "--Worker:ReconcileIntervalSeconds=2",
                 "--Delivery:TimeoutSeconds=5",
