@@ -14,6 +14,21 @@ public sealed class BrokerTopology(BrokerChannels channels)
             await channel.ExchangeDeclareAsync(Topology.DeadLetterExchange, ExchangeType.Direct, durable: true, autoDelete: false, cancellationToken: ct).ConfigureAwait(false);
             await channel.QueueDeclareAsync(Topology.DeadLetterQueue, durable: true, exclusive: false, autoDelete: false, cancellationToken: ct).ConfigureAwait(false);
             await channel.QueueBindAsync(Topology.DeadLetterQueue, Topology.DeadLetterExchange, Topology.DeadLetterRoutingKey, cancellationToken: ct).ConfigureAwait(false);
+
+            await channel.ExchangeDeclareAsync(Topology.DelayReadyExchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: ct).ConfigureAwait(false);
+            await channel.QueueDeclareAsync(Topology.DelayReadyQueue, durable: true, exclusive: false, autoDelete: false,
+                arguments: Topology.DelayReadyArguments(), cancellationToken: ct).ConfigureAwait(false);
+            await channel.QueueBindAsync(Topology.DelayReadyQueue, Topology.DelayReadyExchange, "", cancellationToken: ct).ConfigureAwait(false);
+            // Bottom up, so that every level's dead-letter target exists before messages can reach it.
+            for (var level = 0; level < Topology.DelayLevels; level++)
+            {
+                var name = Topology.DelayLevelName(level);
+                await channel.ExchangeDeclareAsync(name, ExchangeType.Topic, durable: true, autoDelete: false, cancellationToken: ct).ConfigureAwait(false);
+                await channel.QueueDeclareAsync(name, durable: true, exclusive: false, autoDelete: false,
+                    arguments: Topology.DelayLevelArguments(level), cancellationToken: ct).ConfigureAwait(false);
+                await channel.QueueBindAsync(name, name, Topology.DelayLevelPattern(level, '1'), cancellationToken: ct).ConfigureAwait(false);
+                await channel.ExchangeBindAsync(Topology.BelowDelayLevel(level), name, Topology.DelayLevelPattern(level, '0'), cancellationToken: ct).ConfigureAwait(false);
+            }
         }, cancellationToken);
 
     /// <summary>Declares <c>queue.user.{userId}</c> with its arguments and binds it to <c>user_exchange</c>.</summary>

@@ -19,6 +19,21 @@ public sealed class MessagePublisher(BrokerChannels channels, IOptions<Messaging
     public Task PublishAsync(UserMessage message, CancellationToken cancellationToken) =>
         PublishConfirmedAsync(Topology.UserExchange, Topology.RoutingKey(message.UserId), message.ToProperties(), message.Payload, cancellationToken);
 
+    /// <summary>
+    /// Publishes a message that reaches its user's queue after <paramref name="delay"/> (rounded up
+    /// to whole seconds), through the delay levels; no delay publishes directly.
+    /// </summary>
+    /// <exception cref="BrokerUnavailableException">Not confirmed in time, nacked, or no broker.</exception>
+    public Task PublishAsync(UserMessage message, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        var seconds = (long)Math.Ceiling(delay.TotalSeconds);
+        return seconds <= 0
+            ? PublishAsync(message, cancellationToken)
+            : PublishConfirmedAsync(Topology.DelayLevelName(Topology.DelayLevels - 1),
+                Topology.DelayRoutingKey(Math.Min(seconds, Topology.MaxLevelDelaySeconds)),
+                message.ToProperties(), message.Payload, cancellationToken);
+    }
+
     /// <summary>Moves a message that can never be delivered to the dead-letter queue, with why.</summary>
     public Task DeadLetterAsync(UserMessage message, string reason, int? lastStatus, CancellationToken cancellationToken)
     {

@@ -32,6 +32,10 @@ public sealed class MessagingOptions
     [Range(1, 64)]
     public int DeclareChannels { get; set; } = 8;
 
+    /// <summary>Longest accepted <c>delaySeconds</c> (7 days); the delay levels go up to <see cref="Topology.MaxLevelDelaySeconds"/>.</summary>
+    [Range(1, Topology.MaxLevelDelaySeconds)]
+    public long MaxDelaySeconds { get; set; } = 7 * 24 * 60 * 60;
+
     /// <summary>Seed <c>SHARD_COUNT</c>: shards of the sharded topology (not used by the per-user topology).</summary>
     [Range(1, 1024)]
     public int ShardCount { get; set; } = 10;

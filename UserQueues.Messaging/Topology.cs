@@ -52,6 +52,55 @@ public static class Topology
         [QueueArguments.DeadLetterRoutingKey] = DeadLetterRoutingKey,
     };
 
+    /// <summary>
+    /// Binary delay levels (the NServiceBus design): level k is a topic exchange and a queue whose
+    /// messages all wait 2^k seconds, then dead-letter to level k-1. A delayed message is published
+    /// to the top level with a routing key of one word per level, "1" where that level's bit of the
+    /// delay is set and "0" where it is not; each level either parks it in its queue or passes it
+    /// straight down. A fixed number of broker objects for every user and every delay, durable, and
+    /// no head-of-line blocking: within one level every message waits the same time.
+    /// </summary>
+    public const int DelayLevels = 20;
+
+    /// <summary>The longest delay the levels can express: 2^20 - 1 s, about 12 days.</summary>
+    public const long MaxLevelDelaySeconds = (1L << DelayLevels) - 1;
+
+    /// <summary>Fanout exchange after level 0; its queue is forwarded to <see cref="UserExchange"/> by the workers.</summary>
+    public const string DelayReadyExchange = "user_delay_ready";
+
+    public const string DelayReadyQueue = "queue.delay_ready";
+
+    /// <summary>An unreadable message in the ready queue is dead-lettered, never dropped.</summary>
+    public static Dictionary<string, object?> DelayReadyArguments() => new()
+    {
+        [QueueArguments.DeadLetterExchange] = DeadLetterExchange,
+        [QueueArguments.DeadLetterRoutingKey] = DeadLetterRoutingKey,
+    };
+
+    /// <summary><c>user_delay.07</c>: the exchange and the queue of level 7 (messages wait 128 s).</summary>
+    public static string DelayLevelName(int level) => $"user_delay.{level:00}";
+
+    /// <summary>The exchange a message leaves level <paramref name="level"/> for.</summary>
+    public static string BelowDelayLevel(int level) => level == 0 ? DelayReadyExchange : DelayLevelName(level - 1);
+
+    /// <summary>Words from the top level down: delay 5 s → "0.….0.1.0.1".</summary>
+    public static string DelayRoutingKey(long delaySeconds)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(delaySeconds, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(delaySeconds, MaxLevelDelaySeconds);
+        return string.Join('.', Enumerable.Range(0, DelayLevels).Reverse().Select(level => ((delaySeconds >> level) & 1) == 1 ? "1" : "0"));
+    }
+
+    /// <summary>The topic pattern that picks the messages whose bit of level <paramref name="level"/> is <paramref name="bit"/>.</summary>
+    public static string DelayLevelPattern(int level, char bit) =>
+        string.Concat(Enumerable.Repeat("*.", DelayLevels - 1 - level)) + bit + ".#";
+
+    public static Dictionary<string, object?> DelayLevelArguments(int level) => new()
+    {
+        [QueueArguments.MessageTtl] = (1L << level) * 1000,
+        [QueueArguments.DeadLetterExchange] = BelowDelayLevel(level),
+    };
+
     /// <summary>Queue argument names, as RabbitMQ spells them.</summary>
     public static class QueueArguments
     {
@@ -59,5 +108,6 @@ public static class Topology
         public const string SingleActiveConsumer = "x-single-active-consumer";
         public const string DeadLetterExchange = "x-dead-letter-exchange";
         public const string DeadLetterRoutingKey = "x-dead-letter-routing-key";
+        public const string MessageTtl = "x-message-ttl";
     }
 }

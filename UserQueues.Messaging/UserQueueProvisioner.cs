@@ -18,18 +18,37 @@ public sealed class UserQueueProvisioner(
 {
     private readonly ConcurrentDictionary<string, long> _declared = new(StringComparer.Ordinal);
 
-    /// <summary>True when this process declared the user's queue and has not seen it vanish since.</summary>
-    public bool IsKnown(string userId) => _declared.ContainsKey(userId);
+    /// <summary>
+    /// Publishes a message to its user's queue (after <paramref name="delay"/>, through the delay
+    /// levels), declaring the queue first when this process has not declared it, and once more when
+    /// the broker returns the message because the queue went away meanwhile (it expired).
+    /// </summary>
+    public async Task PublishAsync(UserMessage message, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        if (!_declared.ContainsKey(message.UserId))
+        {
+            await EnsureAsync(message.UserId, ttlMs: null, ordering: null, cancellationToken).ConfigureAwait(false);
+        }
 
-    /// <summary>Forgets a queue the broker no longer has (it expired or was deleted).</summary>
-    public void Forget(string userId) => _declared.TryRemove(userId, out _);
+        try
+        {
+            await publisher.PublishAsync(message, delay, cancellationToken).ConfigureAwait(false);
+        }
+        catch (UnroutableMessageException)
+        {
+            _declared.TryRemove(message.UserId, out _);
+            await EnsureAsync(message.UserId, ttlMs: null, ordering: null, cancellationToken).ConfigureAwait(false);
+            await publisher.PublishAsync(message, delay, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>
     /// Declares the user's queue (idempotent), records it, and asks the workers to subscribe.
-    /// <paramref name="ttlMs"/> null keeps the queue's recorded TTL, or the default for a new one.
+    /// <paramref name="ttlMs"/> and <paramref name="ordering"/> null keep the queue's recorded
+    /// settings, or the defaults for a new one.
     /// </summary>
     /// <exception cref="QueueSettingsConflictException">The queue exists with another TTL.</exception>
-    public async Task<QueueRecord> EnsureAsync(string userId, long? ttlMs, CancellationToken cancellationToken)
+    public async Task<QueueRecord> EnsureAsync(string userId, long? ttlMs, QueueOrdering? ordering, CancellationToken cancellationToken)
     {
         var existing = await registry.FindAsync(userId, cancellationToken).ConfigureAwait(false);
         if (existing is not null && ttlMs is { } asked && asked != existing.TtlMs)
@@ -39,9 +58,16 @@ public sealed class UserQueueProvisioner(
                 "Send the existing ttlMs (or none) to reuse the queue.");
         }
 
+        if (existing is not null && ordering is { } wanted && wanted != existing.Ordering)
+        {
+            throw new QueueSettingsConflictException(
+                $"The queue of user '{userId}' exists with ordering '{existing.Ordering.ToString().ToLowerInvariant()}'; " +
+                "it cannot be changed. Send the existing ordering (or none) to reuse the queue.");
+        }
+
         var ttl = existing?.TtlMs ?? ttlMs ?? options.Value.DefaultQueueTtlMs;
         await topology.DeclareUserQueueAsync(userId, ttl, cancellationToken).ConfigureAwait(false);
-        var record = existing ?? await registry.RegisterAsync(userId, ttl, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        var record = existing ?? await registry.RegisterAsync(userId, ttl, ordering ?? QueueOrdering.Default, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         _declared[userId] = ttl;
 
         if (record.Status == ConsumerStatus.Running)

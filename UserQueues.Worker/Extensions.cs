@@ -33,7 +33,9 @@ internal static class Extensions
             .RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
 
+        builder.Services.AddSingleton<RetryPolicy>();
         builder.Services.AddSingleton<MessageHandler>();
+        builder.Services.AddSingleton<DelayedForwarder>();
         builder.Services.AddSingleton<DeliveryGate>();
         builder.Services.AddSingleton<ConsumerPool>();
         builder.Services.AddSingleton<ControlListener>();

@@ -51,7 +51,7 @@ internal static class ProducerApi
                 return Invalid(errors);
             }
 
-            var record = await services.Provisioner.EnsureAsync(command.UserId, command.TtlMs, cancellationToken);
+            var record = await services.Provisioner.EnsureAsync(command.UserId, command.TtlMs, command.Ordering, cancellationToken);
             return TypedResults.Ok(new CreateQueueResponse(true, record.QueueName, record.RoutingKey));
         }
     }
@@ -69,7 +69,7 @@ internal static class ProducerApi
         SendMessageCommand? command;
         using (document)
         {
-            command = ProducerRequests.ReadSendMessage(document!.RootElement, out var errors);
+            command = ProducerRequests.ReadSendMessage(document!.RootElement, services.Options.Value.MaxDelaySeconds, out var errors);
             if (command is null)
             {
                 return Invalid(errors);
@@ -88,32 +88,9 @@ internal static class ProducerApi
             Payload: command.Payload,
             PublishedAt: services.Time.GetUtcNow());
 
-        await PublishToUserQueueAsync(message, services, cancellationToken);
+        await services.Provisioner.PublishAsync(message, TimeSpan.FromSeconds(command.DelaySeconds), cancellationToken);
         services.Counters.Published(message.UserId);
         return TypedResults.Ok(new SendMessageResponse(true, message.MessageId));
-    }
-
-    /// <summary>
-    /// Publishes, declaring the user's queue first when this process has not declared it, and once
-    /// more when the broker returns the message because the queue expired meanwhile.
-    /// </summary>
-    private static async Task PublishToUserQueueAsync(UserMessage message, ProducerServices services, CancellationToken cancellationToken)
-    {
-        if (!services.Provisioner.IsKnown(message.UserId))
-        {
-            await services.Provisioner.EnsureAsync(message.UserId, ttlMs: null, cancellationToken);
-        }
-
-        try
-        {
-            await services.Publisher.PublishAsync(message, cancellationToken);
-        }
-        catch (UnroutableMessageException)
-        {
-            services.Provisioner.Forget(message.UserId);
-            await services.Provisioner.EnsureAsync(message.UserId, ttlMs: null, cancellationToken);
-            await services.Publisher.PublishAsync(message, cancellationToken);
-        }
     }
 
     private static ValidationProblem Invalid(Dictionary<string, string[]> errors) =>
@@ -125,7 +102,6 @@ internal static class ProducerApi
 /// <summary>What the producer endpoints use.</summary>
 internal sealed record ProducerServices(
     UserQueueProvisioner Provisioner,
-    MessagePublisher Publisher,
     QueueCounters Counters,
     IOptions<MessagingOptions> Options,
     TimeProvider Time);
@@ -134,7 +110,8 @@ internal sealed record ProducerServices(
 internal sealed record CreateQueueRequest(
     string? UserId,
     [property: JsonPropertyName("instance_key")] string? InstanceKey,
-    long? TtlMs);
+    long? TtlMs,
+    string? Ordering);
 
 /// <summary>Body of <c>POST /send-message</c> (for the OpenAPI document; the handler validates the raw JSON).</summary>
 internal sealed record SendMessageRequest(

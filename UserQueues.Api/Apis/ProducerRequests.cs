@@ -1,5 +1,6 @@
 using System.Text.Json;
 using UserQueues.Messaging;
+using UserQueues.Messaging.Registry;
 
 namespace UserQueues.Api.Apis;
 
@@ -7,7 +8,7 @@ namespace UserQueues.Api.Apis;
 internal sealed record SendMessageCommand(string UserId, Uri CallbackUrl, ReadOnlyMemory<byte> Payload, int DelaySeconds);
 
 /// <summary>A validated <c>POST /create-queue</c>.</summary>
-internal sealed record CreateQueueCommand(string UserId, long? TtlMs);
+internal sealed record CreateQueueCommand(string UserId, long? TtlMs, QueueOrdering? Ordering = null);
 
 /// <summary>
 /// Validation of the producer requests. Every problem found is reported at once, keyed by the
@@ -39,10 +40,25 @@ internal static class ProducerRequests
             }
         }
 
-        return errors.Count == 0 ? new CreateQueueCommand(userId!, ttlMs) : null;
+        QueueOrdering? ordering = null;
+        if (body.TryGetProperty("ordering", out var orderingElement) && orderingElement.ValueKind != JsonValueKind.Null)
+        {
+            ordering = orderingElement.ValueKind == JsonValueKind.String ? orderingElement.GetString() switch
+            {
+                "default" => QueueOrdering.Default,
+                "strict" => QueueOrdering.Strict,
+                _ => null,
+            } : null;
+            if (ordering is null)
+            {
+                errors["ordering"] = ["ordering must be \"default\" (a retried message re-enters later) or \"strict\" (the user's queue waits for it)."];
+            }
+        }
+
+        return errors.Count == 0 ? new CreateQueueCommand(userId!, ttlMs, ordering) : null;
     }
 
-    public static SendMessageCommand? ReadSendMessage(JsonElement body, out Dictionary<string, string[]> errors)
+    public static SendMessageCommand? ReadSendMessage(JsonElement body, long maxDelaySeconds, out Dictionary<string, string[]> errors)
     {
         errors = [];
         var userId = ReadUserId(body, errors);
@@ -57,15 +73,17 @@ internal static class ProducerRequests
         var delaySeconds = 0;
         if (body.TryGetProperty("delaySeconds", out var delay) && delay.ValueKind != JsonValueKind.Null)
         {
-            if (delay.ValueKind != JsonValueKind.Number || !delay.TryGetInt32(out delaySeconds) || delaySeconds < 0)
+            if (delay.ValueKind != JsonValueKind.Number || !delay.TryGetInt64(out var seconds) || seconds < 0)
             {
                 errors["delaySeconds"] = ["delaySeconds must be a whole number of seconds, 0 or more."];
             }
-            else if (delaySeconds > 0)
+            else if (seconds > maxDelaySeconds)
             {
-                // REVIEW: delayed delivery comes with the broker-managed delay levels (issue 3); until
-                // then a delayed message is refused rather than delivered at the wrong time.
-                errors["delaySeconds"] = ["Delayed delivery is not supported yet: send delaySeconds 0 or leave it out."];
+                errors["delaySeconds"] = [$"delaySeconds may be at most {maxDelaySeconds} ({TimeSpan.FromSeconds(maxDelaySeconds).TotalDays:0.#} days); got {seconds}."];
+            }
+            else
+            {
+                delaySeconds = (int)seconds;
             }
         }
 

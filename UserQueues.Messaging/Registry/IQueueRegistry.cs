@@ -13,7 +13,7 @@ public interface IQueueRegistry
     Task<QueueRecord?> FindAsync(string userId, CancellationToken cancellationToken);
 
     /// <summary>Records a queue if it is not recorded yet; returns the record as stored.</summary>
-    Task<QueueRecord> RegisterAsync(string userId, long ttlMs, DateTimeOffset createdAt, CancellationToken cancellationToken);
+    Task<QueueRecord> RegisterAsync(string userId, long ttlMs, QueueOrdering ordering, DateTimeOffset createdAt, CancellationToken cancellationToken);
 
     /// <summary>Every queue, or the ones with <paramref name="status"/>, ordered by userId.</summary>
     Task<IReadOnlyList<QueueRecord>> ListAsync(ConsumerStatus? status, CancellationToken cancellationToken);

@@ -20,15 +20,21 @@ public sealed class QueueCounters
 
     public void Failed(string userId) => Interlocked.Increment(ref For(userId).Failed);
 
+    public void Retried(string userId) => Interlocked.Increment(ref For(userId).Retried);
+
+    public void DeadLettered(string userId) => Interlocked.Increment(ref For(userId).DeadLettered);
+
     /// <summary>Gives back a batch that could not be written, to be written with the next one.</summary>
     public void Restore(IEnumerable<CounterDelta> batch)
     {
         foreach (var delta in batch)
         {
             var counts = For(delta.UserId);
-            Interlocked.Add(ref counts.Published, delta.Published);
-            Interlocked.Add(ref counts.Delivered, delta.Delivered);
-            Interlocked.Add(ref counts.Failed, delta.Failed);
+            Interlocked.Add(ref counts.Published, delta.Counts.Published);
+            Interlocked.Add(ref counts.Delivered, delta.Counts.Delivered);
+            Interlocked.Add(ref counts.Failed, delta.Counts.Failed);
+            Interlocked.Add(ref counts.Retried, delta.Counts.Retried);
+            Interlocked.Add(ref counts.DeadLettered, delta.Counts.DeadLettered);
         }
     }
 
@@ -44,14 +50,15 @@ public sealed class QueueCounters
         var deltas = new List<CounterDelta>();
         foreach (var (userId, counts) in _pending)
         {
-            var delta = new CounterDelta(
-                userId,
+            var delta = new QueueCounts(
                 Interlocked.Exchange(ref counts.Published, 0),
                 Interlocked.Exchange(ref counts.Delivered, 0),
-                Interlocked.Exchange(ref counts.Failed, 0));
-            if (delta.Published != 0 || delta.Delivered != 0 || delta.Failed != 0)
+                Interlocked.Exchange(ref counts.Failed, 0),
+                Interlocked.Exchange(ref counts.Retried, 0),
+                Interlocked.Exchange(ref counts.DeadLettered, 0));
+            if (delta != default)
             {
-                deltas.Add(delta);
+                deltas.Add(new CounterDelta(userId, delta));
             }
         }
 
@@ -63,6 +70,8 @@ public sealed class QueueCounters
         public long Published;
         public long Delivered;
         public long Failed;
+        public long Retried;
+        public long DeadLettered;
     }
 }
 

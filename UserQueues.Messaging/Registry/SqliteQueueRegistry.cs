@@ -11,7 +11,15 @@ namespace UserQueues.Messaging.Registry;
 public sealed class SqliteQueueRegistry : IQueueRegistry
 {
     private const string Columns =
-        "user_id, queue_name, routing_key, ttl_ms, created_at, status, published, delivered, failed, last_activity_at";
+        "user_id, queue_name, routing_key, ttl_ms, ordering, created_at, status, published, delivered, failed, retried, dead_lettered, last_activity_at";
+
+    /// <summary>Columns added after the first schema, with their definitions, added to older files at start.</summary>
+    private static readonly (string Name, string Definition)[] AddedColumns =
+    [
+        ("ordering", "TEXT NOT NULL DEFAULT 'default'"),
+        ("retried", "INTEGER NOT NULL DEFAULT 0"),
+        ("dead_lettered", "INTEGER NOT NULL DEFAULT 0"),
+    ];
 
     private readonly string _connectionString;
 
@@ -49,6 +57,29 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
             );
             CREATE INDEX IF NOT EXISTS ix_queues_status ON queues (status, user_id);
             """, cancellationToken).ConfigureAwait(false);
+
+        var existing = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        await using (var info = connection.CreateCommand())
+        {
+            info.CommandText = "SELECT name FROM pragma_table_info('queues')";
+            await using var reader = await info.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                existing.Add(reader.GetString(0));
+            }
+        }
+
+        foreach (var (name, definition) in AddedColumns.Where(c => !existing.Contains(c.Name)))
+        {
+            try
+            {
+                await ExecuteAsync(connection, $"ALTER TABLE queues ADD COLUMN {name} {definition}", cancellationToken).ConfigureAwait(false);
+            }
+            catch (SqliteException e) when (e.Message.Contains("duplicate column", StringComparison.OrdinalIgnoreCase))
+            {
+                // Another process added it at the same moment.
+            }
+        }
     }
 
     public async Task<QueueRecord?> FindAsync(string userId, CancellationToken cancellationToken)
@@ -61,13 +92,13 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
     }
 
-    public async Task<QueueRecord> RegisterAsync(string userId, long ttlMs, DateTimeOffset createdAt, CancellationToken cancellationToken)
+    public async Task<QueueRecord> RegisterAsync(string userId, long ttlMs, QueueOrdering ordering, DateTimeOffset createdAt, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = $"""
-            INSERT INTO queues (user_id, queue_name, routing_key, ttl_ms, created_at, last_activity_at)
-            VALUES ($userId, $queueName, $routingKey, $ttlMs, $createdAt, $createdAt)
+            INSERT INTO queues (user_id, queue_name, routing_key, ttl_ms, ordering, created_at, last_activity_at)
+            VALUES ($userId, $queueName, $routingKey, $ttlMs, $ordering, $createdAt, $createdAt)
             ON CONFLICT (user_id) DO NOTHING;
             SELECT {Columns} FROM queues WHERE user_id = $userId;
             """;
@@ -75,6 +106,7 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
         command.Parameters.AddWithValue("$queueName", Topology.QueueName(userId));
         command.Parameters.AddWithValue("$routingKey", Topology.RoutingKey(userId));
         command.Parameters.AddWithValue("$ttlMs", ttlMs);
+        command.Parameters.AddWithValue("$ordering", ordering == QueueOrdering.Strict ? "strict" : "default");
         command.Parameters.AddWithValue("$createdAt", createdAt.ToUnixTimeMilliseconds());
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -127,20 +159,24 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
         command.CommandText = """
             UPDATE queues
             SET published = published + $published, delivered = delivered + $delivered, failed = failed + $failed,
-                last_activity_at = $at
+                retried = retried + $retried, dead_lettered = dead_lettered + $deadLettered, last_activity_at = $at
             WHERE user_id = $userId
             """;
         var userId = command.Parameters.Add("$userId", SqliteType.Text);
         var published = command.Parameters.Add("$published", SqliteType.Integer);
         var delivered = command.Parameters.Add("$delivered", SqliteType.Integer);
         var failed = command.Parameters.Add("$failed", SqliteType.Integer);
+        var retried = command.Parameters.Add("$retried", SqliteType.Integer);
+        var deadLettered = command.Parameters.Add("$deadLettered", SqliteType.Integer);
         command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
         foreach (var delta in deltas)
         {
             userId.Value = delta.UserId;
-            published.Value = delta.Published;
-            delivered.Value = delta.Delivered;
-            failed.Value = delta.Failed;
+            published.Value = delta.Counts.Published;
+            delivered.Value = delta.Counts.Delivered;
+            failed.Value = delta.Counts.Failed;
+            retried.Value = delta.Counts.Retried;
+            deadLettered.Value = delta.Counts.DeadLettered;
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -166,12 +202,16 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
         QueueName: reader.GetString(1),
         RoutingKey: reader.GetString(2),
         TtlMs: reader.GetInt64(3),
-        CreatedAt: DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4)),
-        Status: reader.GetString(5) == "stopped" ? ConsumerStatus.Stopped : ConsumerStatus.Running,
-        Published: reader.GetInt64(6),
-        Delivered: reader.GetInt64(7),
-        Failed: reader.GetInt64(8),
-        LastActivityAt: reader.IsDBNull(9) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(9)));
+        Ordering: reader.GetString(4) == "strict" ? QueueOrdering.Strict : QueueOrdering.Default,
+        CreatedAt: DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(5)),
+        Status: reader.GetString(6) == "stopped" ? ConsumerStatus.Stopped : ConsumerStatus.Running,
+        Counts: new QueueCounts(
+            Published: reader.GetInt64(7),
+            Delivered: reader.GetInt64(8),
+            Failed: reader.GetInt64(9),
+            Retried: reader.GetInt64(10),
+            DeadLettered: reader.GetInt64(11)),
+        LastActivityAt: reader.IsDBNull(12) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(12)));
 
     private static string StatusText(ConsumerStatus status) => status == ConsumerStatus.Stopped ? "stopped" : "running";
 }

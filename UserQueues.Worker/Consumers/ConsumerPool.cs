@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using UserQueues.Messaging;
+using UserQueues.Messaging.Registry;
 using UserQueues.Worker.Delivery;
 
 namespace UserQueues.Worker.Consumers;
@@ -54,7 +55,7 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
     public bool IsSubscribed(string userId) => _consumers.TryGetValue(userId, out var consumer) && consumer.IsActive;
 
     /// <summary>Consumes the user's queue unless already consuming it; a queue not on the broker is remembered as missing.</summary>
-    public async Task SubscribeAsync(string userId, CancellationToken cancellationToken)
+    public async Task SubscribeAsync(string userId, QueueOrdering ordering, CancellationToken cancellationToken)
     {
         var userLock = LockOf(userId);
         await userLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -75,7 +76,7 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
 
             var lane = LaneOf(userId);
             var channel = await GetLaneChannelAsync(lane, cancellationToken).ConfigureAwait(false);
-            var consumer = new UserConsumer(channel, userId, _gate, _handler, _logger, _abort.Token);
+            var consumer = new UserConsumer(channel, userId, ordering, _gate, _handler, _logger, _abort.Token);
             consumer.Start();
             await channel.BasicConsumeAsync(Topology.QueueName(userId), autoAck: false, consumerTag: _tagPrefix + userId,
                 noLocal: false, exclusive: false, arguments: null, consumer, cancellationToken).ConfigureAwait(false);
@@ -114,7 +115,7 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
     /// known to be absent only when <paramref name="retryMissing"/>), cancels what is not wanted,
     /// forgets consumers that died.
     /// </summary>
-    public async Task ReconcileAsync(IReadOnlyCollection<string> desired, bool retryMissing, CancellationToken cancellationToken)
+    public async Task ReconcileAsync(IReadOnlyCollection<QueueRecord> desired, bool retryMissing, CancellationToken cancellationToken)
     {
         RepairLanes();
         foreach (var (userId, consumer) in _consumers)
@@ -125,8 +126,8 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
             }
         }
 
-        var wanted = desired.ToHashSet(StringComparer.Ordinal);
-        var toSubscribe = wanted.Where(u => !IsSubscribed(u) && (retryMissing || !_missing.ContainsKey(u))).ToList();
+        var wanted = desired.Select(q => q.UserId).ToHashSet(StringComparer.Ordinal);
+        var toSubscribe = desired.Where(q => !IsSubscribed(q.UserId) && (retryMissing || !_missing.ContainsKey(q.UserId))).ToList();
         var toCancel = _consumers.Keys.Where(u => !wanted.Contains(u)).ToList();
         foreach (var gone in _missing.Keys.Where(u => !wanted.Contains(u)))
         {
@@ -135,15 +136,15 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
 
         // Declares and consumes are round trips: run them over several channels at once.
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(4, _lanes.Length * 2), CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(toSubscribe, parallel, async (userId, ct) =>
+        await Parallel.ForEachAsync(toSubscribe, parallel, async (queue, ct) =>
         {
             try
             {
-                await SubscribeAsync(userId, ct).ConfigureAwait(false);
+                await SubscribeAsync(queue.UserId, queue.Ordering, ct).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                LogSubscribeFailed(_logger, userId, e.Message);
+                LogSubscribeFailed(_logger, queue.UserId, e.Message);
             }
         }).ConfigureAwait(false);
         await Parallel.ForEachAsync(toCancel, parallel, async (userId, ct) => await UnsubscribeAsync(userId, ct).ConfigureAwait(false)).ConfigureAwait(false);

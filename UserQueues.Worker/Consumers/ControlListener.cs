@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using UserQueues.Messaging;
+using UserQueues.Messaging.Registry;
 
 namespace UserQueues.Worker.Consumers;
 
@@ -8,7 +9,7 @@ namespace UserQueues.Worker.Consumers;
 /// This worker instance's exclusive queue on the <c>user_control</c> fanout exchange: every
 /// instance hears every command, within a round trip of its publication.
 /// </summary>
-internal sealed partial class ControlListener(IConnection connection, ConsumerPool pool, ILogger<ControlListener> logger) : IAsyncDisposable
+internal sealed partial class ControlListener(IConnection connection, ConsumerPool pool, IQueueRegistry registry, ILogger<ControlListener> logger) : IAsyncDisposable
 {
     private IChannel? _channel;
 
@@ -31,13 +32,15 @@ internal sealed partial class ControlListener(IConnection connection, ConsumerPo
 
         try
         {
-            var task = command.Action switch
+            if (command.Action == ControlAction.Unsubscribe)
             {
-                ControlAction.Subscribe => pool.SubscribeAsync(command.UserId, cancellationToken),
-                ControlAction.Unsubscribe => pool.UnsubscribeAsync(command.UserId, cancellationToken),
-                _ => Task.CompletedTask,
-            };
-            await task.ConfigureAwait(false);
+                await pool.UnsubscribeAsync(command.UserId, cancellationToken).ConfigureAwait(false);
+            }
+            else if (await registry.FindAsync(command.UserId, cancellationToken).ConfigureAwait(false) is { Status: ConsumerStatus.Running } queue)
+            {
+                // The registry, not the command, says how the queue is consumed (and whether at all).
+                await pool.SubscribeAsync(queue.UserId, queue.Ordering, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using UserQueues.Messaging;
+using UserQueues.Messaging.Registry;
 using UserQueues.Worker.Delivery;
 
 namespace UserQueues.Worker.Consumers;
@@ -26,10 +27,13 @@ internal sealed partial class UserConsumer : AsyncDefaultBasicConsumer
     private volatile bool _draining;
     private volatile bool _cancelled;
 
-    public UserConsumer(IChannel channel, string userId, DeliveryGate gate, MessageHandler handler, ILogger logger, CancellationToken abort)
+    private readonly QueueOrdering _ordering;
+
+    public UserConsumer(IChannel channel, string userId, QueueOrdering ordering, DeliveryGate gate, MessageHandler handler, ILogger logger, CancellationToken abort)
         : base(channel)
     {
         UserId = userId;
+        _ordering = ordering;
         _queue = Topology.QueueName(userId);
         _gate = gate;
         _handler = handler;
@@ -142,28 +146,59 @@ internal sealed partial class UserConsumer : AsyncDefaultBasicConsumer
 
     private async Task DeliverAsync(PendingDelivery delivery)
     {
-        Settlement settlement;
-        try
+        var message = delivery.Message;
+        while (true)
         {
-            await _gate.WaitAsync(_abort).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
+            HandleOutcome outcome;
+            try
+            {
+                await _gate.WaitAsync(_abort).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
 
-        try
-        {
-            settlement = await _handler.HandleAsync(delivery.Message, _abort).ConfigureAwait(false);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+            try
+            {
+                outcome = await _handler.HandleAsync(message, _ordering, _abort).ConfigureAwait(false);
+            }
+            finally
+            {
+                _gate.Release();
+            }
 
-        if (delivery.Generation == Volatile.Read(ref _generation))
-        {
-            await SettleAsync(delivery.DeliveryTag, settlement).ConfigureAwait(false);
+            if (delivery.Generation != Volatile.Read(ref _generation))
+            {
+                return; // the channel went away meanwhile: the broker redelivers the message
+            }
+
+            if (outcome.Settlement != Settlement.RetryInPlace)
+            {
+                await SettleAsync(delivery.DeliveryTag, outcome.Settlement).ConfigureAwait(false);
+                return;
+            }
+
+            // Strict ordering: the message stays unacknowledged at the head of this user's queue
+            // (nothing is lost if the worker stops now) while the global delivery slot is free for
+            // other users. REVIEW: the attempt count lives in memory, so a redelivery after a
+            // worker restart starts counting again.
+            try
+            {
+                await Task.Delay(outcome.RetryIn, _abort).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            if (_draining)
+            {
+                await RequeueAsync(delivery.DeliveryTag).ConfigureAwait(false);
+                return;
+            }
+
+            message = message with { Attempt = message.Attempt + 1 };
         }
     }
 
@@ -179,6 +214,10 @@ internal sealed partial class UserConsumer : AsyncDefaultBasicConsumer
                 case Settlement.Reject:
                     await Channel.BasicRejectAsync(deliveryTag, requeue: false).ConfigureAwait(false);
                     break;
+                case Settlement.Requeue:
+                    await Channel.BasicNackAsync(deliveryTag, multiple: false, requeue: true).ConfigureAwait(false);
+                    break;
+                case Settlement.RetryInPlace:
                 case Settlement.Abandon:
                     break;
             }

@@ -12,6 +12,7 @@ namespace UserQueues.Worker.Consumers;
 internal sealed partial class WorkerHost(
     ConsumerPool pool,
     ControlListener control,
+    DelayedForwarder forwarder,
     IQueueRegistry registry,
     IOptions<WorkerOptions> options,
     TimeProvider time,
@@ -26,6 +27,7 @@ internal sealed partial class WorkerHost(
     {
         // Commands first, so nothing created while the registry is read is missed.
         await control.StartAsync(cancellationToken).ConfigureAwait(false);
+        await forwarder.StartAsync(cancellationToken).ConfigureAwait(false);
         pool.RepairNeeded += RequestRepair;
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -39,7 +41,7 @@ internal sealed partial class WorkerHost(
             {
                 var running = await registry.ListAsync(ConsumerStatus.Running, stoppingToken).ConfigureAwait(false);
                 var started = time.GetTimestamp();
-                await pool.ReconcileAsync([.. running.Select(r => r.UserId)], retryMissing: round % MissingRetryEvery == 0, stoppingToken).ConfigureAwait(false);
+                await pool.ReconcileAsync(running, retryMissing: round % MissingRetryEvery == 0, stoppingToken).ConfigureAwait(false);
                 LogReconciled(logger, pool.ActiveCount, running.Count, pool.Missing.Count, time.GetElapsedTime(started).TotalMilliseconds);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -67,6 +69,7 @@ internal sealed partial class WorkerHost(
         pool.RepairNeeded -= RequestRepair;
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         await control.DisposeAsync().ConfigureAwait(false);
+        await forwarder.DisposeAsync().ConfigureAwait(false);
         await pool.StopAsync(TimeSpan.FromSeconds(options.Value.ShutdownTimeoutSeconds)).ConfigureAwait(false);
     }
 

@@ -37,7 +37,7 @@ public sealed class CallbackClient(HttpClient http, IOptions<DeliveryOptions> op
         {
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
             await DrainAsync(response, timeout.Token).ConfigureAwait(false);
-            return DeliveryResult.FromStatus((int)response.StatusCode);
+            return DeliveryResult.FromStatus((int)response.StatusCode, RetryPolicy.ParseRetryAfter(response.Headers.RetryAfter, time.GetUtcNow()));
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {

@@ -19,6 +19,22 @@ public sealed class DeliveryOptions
     [Range(0, 1024 * 1024)]
     public int MaxResponseBytes { get; set; } = 64 * 1024;
 
+    /// <summary>Attempts in all (the first one included) before a message is dead-lettered.</summary>
+    [Range(1, 100)]
+    public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>Cap of the exponential backoff <c>min(cap, 2^attempt s)</c> (the seed's 60 s).</summary>
+    [Range(1, 86_400)]
+    public int MaxBackoffSeconds { get; set; } = 60;
+
+    /// <summary>A receiver's Retry-After is honoured up to this many seconds.</summary>
+    [Range(1, 7 * 86_400)]
+    public int MaxRetryAfterSeconds { get; set; } = 3600;
+
+    /// <summary>Up to this fraction is added at random to each backoff (0 = none), so that retries of many messages spread out.</summary>
+    [Range(0.0, 1.0)]
+    public double RetryJitter { get; set; }
+
     /// <summary>Connections kept open to one receiver.</summary>
     [Range(1, 10_000)]
     public int MaxConnectionsPerServer { get; set; } = 256;

@@ -18,6 +18,9 @@ public enum DeliveryVerdict
 /// <summary>The outcome of one callback attempt.</summary>
 public sealed record DeliveryResult(DeliveryVerdict Verdict, int? StatusCode, string Reason)
 {
+    /// <summary>The receiver's Retry-After, when it sent one with a retryable answer.</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     /// <summary>
     /// Classifies an HTTP status the way ARCHITECTURE.md's delivery contract says. 1xx never
     /// reaches here (HttpClient consumes it); anything outside 2xx that is not listed as
@@ -31,7 +34,7 @@ public sealed record DeliveryResult(DeliveryVerdict Verdict, int? StatusCode, st
         _ => DeliveryVerdict.Permanent,
     };
 
-    public static DeliveryResult FromStatus(int statusCode)
+    public static DeliveryResult FromStatus(int statusCode, TimeSpan? retryAfter = null)
     {
         var verdict = Classify(statusCode);
         return new DeliveryResult(verdict, statusCode, verdict switch
@@ -39,7 +42,10 @@ public sealed record DeliveryResult(DeliveryVerdict Verdict, int? StatusCode, st
             DeliveryVerdict.Delivered => $"delivered (HTTP {statusCode})",
             DeliveryVerdict.Retryable => $"the receiver answered HTTP {statusCode}, a temporary failure",
             _ => $"the receiver answered HTTP {statusCode}, which is not retried",
-        });
+        })
+        {
+            RetryAfter = verdict == DeliveryVerdict.Retryable ? retryAfter : null,
+        };
     }
 
     /// <summary>An attempt that got no HTTP answer: timeouts, DNS, refused or reset connections, TLS.</summary>

@@ -7,27 +7,40 @@ namespace UserQueues.Worker.Delivery;
 /// <summary>What the consumer must do with the delivery once the handler is done.</summary>
 public enum Settlement
 {
-    /// <summary>Delivered, or safely dead-lettered: acknowledge.</summary>
+    /// <summary>Delivered, retried through the delay levels, or dead-lettered, each confirmed by the broker: acknowledge.</summary>
     Ack,
 
     /// <summary>Could not be settled safely (e.g. the dead-letter publish failed): reject without requeue, so the queue's own dead-letter exchange keeps it.</summary>
     Reject,
 
+    /// <summary>The retry copy could not be published: give the message back to the queue, it is delivered again.</summary>
+    Requeue,
+
+    /// <summary>Strict ordering: keep the message unacknowledged, wait <see cref="HandleOutcome.RetryIn"/>, attempt it again.</summary>
+    RetryInPlace,
+
     /// <summary>The worker is stopping mid-delivery: leave it unacknowledged, the broker delivers it again.</summary>
     Abandon,
 }
 
+/// <summary>The settlement of one attempt, and for <see cref="Settlement.RetryInPlace"/> the wait before the next.</summary>
+public readonly record struct HandleOutcome(Settlement Settlement, TimeSpan RetryIn = default);
+
 /// <summary>
-/// Delivers one message and decides its settlement. In this version every failed attempt goes
-/// to the dead-letter queue with its reason; broker-managed retries come next (issue 3).
+/// Delivers one message and decides what becomes of it (ARCHITECTURE.md, delivery contract):
+/// delivered → ack; retryable with attempts left → a copy with <c>x-attempt</c> + 1 goes through
+/// the delay levels and the original is acked only once the copy is confirmed (or, in strict
+/// ordering, the same message is attempted again in place); permanent or exhausted → the
+/// dead-letter queue, with why.
 /// </summary>
 public sealed partial class MessageHandler(
     CallbackClient callbacks,
+    RetryPolicy retryPolicy,
     MessagePublisher publisher,
     QueueCounters counters,
     ILogger<MessageHandler> logger)
 {
-    public async Task<Settlement> HandleAsync(UserMessage message, CancellationToken cancellationToken)
+    public async Task<HandleOutcome> HandleAsync(UserMessage message, QueueOrdering ordering, CancellationToken cancellationToken)
     {
         using var scope = logger.BeginScope(new Dictionary<string, object>
         {
@@ -43,27 +56,64 @@ public sealed partial class MessageHandler(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return Settlement.Abandon;
+            return new HandleOutcome(Settlement.Abandon);
         }
 
         if (result.Verdict == DeliveryVerdict.Delivered)
         {
             counters.Delivered(message.UserId);
             LogDelivered(logger, message.MessageId, result.StatusCode ?? 0);
-            return Settlement.Ack;
+            return new HandleOutcome(Settlement.Ack);
         }
 
         counters.Failed(message.UserId);
-        LogFailed(logger, message.MessageId, result.Reason);
+        if (result.Verdict == DeliveryVerdict.Retryable
+            && retryPolicy.NextDelay(message.Attempt, result.RetryAfter, Random.Shared.NextDouble()) is { } delay)
+        {
+            return await RetryAsync(message, ordering, result, delay, cancellationToken).ConfigureAwait(false);
+        }
+
+        var reason = result.Verdict == DeliveryVerdict.Retryable
+            ? $"gave up after {message.Attempt} attempts; the last one: {result.Reason}"
+            : result.Reason;
+        return await DeadLetterAsync(message, reason, result.StatusCode, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<HandleOutcome> RetryAsync(UserMessage message, QueueOrdering ordering, DeliveryResult result, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        counters.Retried(message.UserId);
+        LogRetrying(logger, message.MessageId, message.Attempt, result.Reason, delay.TotalSeconds);
+        if (ordering == QueueOrdering.Strict)
+        {
+            return new HandleOutcome(Settlement.RetryInPlace, delay);
+        }
+
         try
         {
-            await publisher.DeadLetterAsync(message, result.Reason, result.StatusCode, cancellationToken).ConfigureAwait(false);
-            return Settlement.Ack;
+            await publisher.PublishAsync(message with { Attempt = message.Attempt + 1 }, delay, cancellationToken).ConfigureAwait(false);
+            return new HandleOutcome(Settlement.Ack);
+        }
+        catch (BrokerUnavailableException e)
+        {
+            // The original stays in the queue: nothing is lost, it is attempted again.
+            LogRetryPublishFailed(logger, message.MessageId, e.Message);
+            return new HandleOutcome(Settlement.Requeue);
+        }
+    }
+
+    private async Task<HandleOutcome> DeadLetterAsync(UserMessage message, string reason, int? lastStatus, CancellationToken cancellationToken)
+    {
+        LogDeadLettering(logger, message.MessageId, reason);
+        try
+        {
+            await publisher.DeadLetterAsync(message, reason, lastStatus, cancellationToken).ConfigureAwait(false);
+            counters.DeadLettered(message.UserId);
+            return new HandleOutcome(Settlement.Ack);
         }
         catch (Exception e) when (e is BrokerUnavailableException or UnroutableMessageException)
         {
             LogDeadLetterFailed(logger, message.MessageId, e);
-            return Settlement.Reject;
+            return new HandleOutcome(Settlement.Reject);
         }
     }
 
@@ -73,8 +123,14 @@ public sealed partial class MessageHandler(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Delivered {MessageId} (HTTP {StatusCode})")]
     private static partial void LogDelivered(ILogger logger, string messageId, int statusCode);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Delivery of {MessageId} failed: {Reason}; dead-lettering it")]
-    private static partial void LogFailed(ILogger logger, string messageId, string reason);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Attempt {Attempt} of {MessageId} failed: {Reason}; retrying in {Seconds} s")]
+    private static partial void LogRetrying(ILogger logger, string messageId, int attempt, string reason, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not publish the retry of {MessageId} ({Reason}); it goes back to its queue")]
+    private static partial void LogRetryPublishFailed(ILogger logger, string messageId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dead-lettering {MessageId}: {Reason}")]
+    private static partial void LogDeadLettering(ILogger logger, string messageId, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not dead-letter {MessageId}; rejecting it to the queue's dead-letter exchange")]
     private static partial void LogDeadLetterFailed(ILogger logger, string messageId, Exception exception);

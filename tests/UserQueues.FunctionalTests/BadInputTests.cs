@@ -23,7 +23,7 @@ public sealed class BadInputTests(UserQueuesAppFixture system)
         { "/send-message", "application/json", """{"userId":"bad-11","instance_key":"bad-11b","callbackUrl":"http://example.com/x"}""", 400, "disagree", "bad-11" },
         { "/send-message", "application/json", """{"userId":"bad-12","callbackUrl":"http://example.com/x","delaySeconds":-1}""", 400, "0 or more", "bad-12" },
         { "/send-message", "application/json", """{"userId":"bad-13","callbackUrl":"http://example.com/x","delaySeconds":2.5}""", 400, "whole number", "bad-13" },
-        { "/send-message", "application/json", """{"userId":"bad-14","callbackUrl":"http://example.com/x","delaySeconds":5}""", 400, "not supported yet", "bad-14" },
+        { "/send-message", "application/json", """{"userId":"bad-14","callbackUrl":"http://example.com/x","delaySeconds":604801}""", 400, "at most 604800", "bad-14" },
         { "/send-message", "application/json", $$"""{"userId":"bad-15","callbackUrl":"http://example.com/x","payload":"{{new string('x', 300 * 1024)}}"}""", 413, "larger than", "bad-15" },
         { "/send-message", "application/json", """{"userId":17,"callbackUrl":"http://example.com/x"}""", 400, "must be a string", "" },
         { "/create-queue", "application/json", """{"userId":"bad-21","ttlMs":0}""", 400, "between", "bad-21" },
@@ -32,6 +32,7 @@ public sealed class BadInputTests(UserQueuesAppFixture system)
         { "/create-queue", "application/json", """{"ttlMs":1000}""", 400, "userId is required", "" },
         { "/create-queue", "application/json", """{"userId":"bad-25""", 400, "not valid JSON", "bad-25" },
         { "/create-queue", "application/xml", """<userId>bad-26</userId>""", 415, "Content-Type", "bad-26" },
+        { "/create-queue", "application/json", """{"userId":"bad-27","ordering":"fifo"}""", 400, "strict", "bad-27" },
     };
 
     [Theory]

@@ -11,18 +11,21 @@ using Microsoft.Extensions.Logging;
 namespace UserQueues.FunctionalTests;
 
 /// <summary>One callback request as the receiver saw it.</summary>
-public sealed record ReceivedCallback(string Path, IReadOnlyDictionary<string, string> Headers, string Body, long Sequence)
+public sealed record ReceivedCallback(string Path, IReadOnlyDictionary<string, string> Headers, string Body, long Sequence, DateTimeOffset ReceivedAt, int AnsweredStatus)
 {
     public System.Text.Json.JsonElement Json => System.Text.Json.JsonDocument.Parse(Body).RootElement;
 }
 
 /// <summary>
 /// A real HTTP receiver on loopback (Kestrel, in the test process) that records every callback in
-/// arrival order. <c>/cb/status/{code}/...</c> answers with that status; anything else with 200.
+/// arrival order. <c>/cb/status/{code}/...</c> answers with that status; <c>/cb/flaky/{n}/{code}/...</c>
+/// answers the first n attempts of each message (by webhook-id) with that status, adding
+/// <c>Retry-After: 2</c> to a 429, and 200 after; anything else answers 200.
 /// </summary>
 public sealed class CallbackSink : IAsyncDisposable
 {
     private readonly ConcurrentQueue<ReceivedCallback> _received = new();
+    private readonly ConcurrentDictionary<string, int> _attempts = new();
     private long _sequence;
     private WebApplication? _app;
 
@@ -77,12 +80,24 @@ public sealed class CallbackSink : IAsyncDisposable
         using var reader = new StreamReader(context.Request.Body);
         var body = await reader.ReadToEndAsync();
         var headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString());
-        _received.Enqueue(new ReceivedCallback(context.Request.Path, headers, body, Interlocked.Increment(ref _sequence)));
+        var attempt = _attempts.AddOrUpdate(headers.GetValueOrDefault("webhook-id", ""), 1, (_, n) => n + 1);
 
         var segments = path.Split('/');
-        return segments is ["status", var code, ..] && int.TryParse(code, out var status)
-            ? Results.StatusCode(status)
-            : Results.Ok(new { ok = true });
+        var status = segments switch
+        {
+            ["status", var code, ..] when int.TryParse(code, out var fixedStatus) => fixedStatus,
+            ["flaky", var times, var code, ..] when int.TryParse(times, out var n) && int.TryParse(code, out var flakyStatus) =>
+                attempt <= n ? flakyStatus : 200,
+            _ => 200,
+        };
+        _received.Enqueue(new ReceivedCallback(context.Request.Path, headers, body, Interlocked.Increment(ref _sequence), DateTimeOffset.UtcNow, status));
+
+        if (status == 429)
+        {
+            context.Response.Headers.RetryAfter = "2";
+        }
+
+        return status == 200 ? Results.Ok(new { ok = true }) : Results.StatusCode(status);
     }
 
     public async ValueTask DisposeAsync()

@@ -37,6 +37,8 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
                 $"--DataDirectory={_dataDirectory}",
                 "--Worker:ReconcileIntervalSeconds=2",
                 "--Delivery:TimeoutSeconds=5",
+                // Retries wait min(1 s, 2^attempt s) so that five attempts take seconds, not a minute.
+                "--Delivery:MaxBackoffSeconds=1",
             ],
             (options, _) => options.DisableDashboard = true,
             timeout.Token);

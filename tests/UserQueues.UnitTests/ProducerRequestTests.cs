@@ -1,11 +1,14 @@
 using System.Text;
 using System.Text.Json;
 using UserQueues.Api.Apis;
+using UserQueues.Messaging.Registry;
 
 namespace UserQueues.UnitTests;
 
 public class ProducerRequestTests
 {
+    private const long MaxDelay = 604_800;
+
     private static JsonElement Json(string text) => JsonDocument.Parse(text).RootElement;
 
     [Fact]
@@ -13,7 +16,7 @@ public class ProducerRequestTests
     {
         var command = ProducerRequests.ReadSendMessage(Json("""
             {"instance_key":"u1","callbackUrl":"http://localhost:3001/_test/callback","payload":{"hello":"world"}}
-            """), out var errors);
+            """), MaxDelay, out var errors);
 
         Assert.Empty(errors);
         Assert.NotNull(command);
@@ -26,14 +29,14 @@ public class ProducerRequestTests
     [Fact]
     public void SendMessageWithoutPayloadSendsJsonNull()
     {
-        var command = ProducerRequests.ReadSendMessage(Json("""{"userId":"u1","callbackUrl":"https://example.com/x"}"""), out _);
+        var command = ProducerRequests.ReadSendMessage(Json("""{"userId":"u1","callbackUrl":"https://example.com/x"}"""), MaxDelay, out _);
         Assert.Equal("null", Encoding.UTF8.GetString(command!.Payload.Span));
     }
 
     [Fact]
     public void UserIdAndInstanceKeyThatAgreeAreAccepted()
     {
-        var command = ProducerRequests.ReadSendMessage(Json("""{"userId":"u1","instance_key":"u1","callbackUrl":"https://example.com/x"}"""), out var errors);
+        var command = ProducerRequests.ReadSendMessage(Json("""{"userId":"u1","instance_key":"u1","callbackUrl":"https://example.com/x"}"""), MaxDelay, out var errors);
         Assert.Empty(errors);
         Assert.Equal("u1", command!.UserId);
     }
@@ -52,10 +55,11 @@ public class ProducerRequestTests
     [InlineData("""{"userId":"u1","callbackUrl":"https://example.com/x","delaySeconds":-1}""", "delaySeconds", "0 or more")]
     [InlineData("""{"userId":"u1","callbackUrl":"https://example.com/x","delaySeconds":1.5}""", "delaySeconds", "whole number")]
     [InlineData("""{"userId":"u1","callbackUrl":"https://example.com/x","delaySeconds":"5"}""", "delaySeconds", "whole number")]
-    [InlineData("""{"userId":"u1","callbackUrl":"https://example.com/x","delaySeconds":5}""", "delaySeconds", "not supported yet")]
+    [InlineData("""{"userId":"u1","callbackUrl":"https://example.com/x","delaySeconds":604801}""", "delaySeconds", "at most 604800 (7 days)")]
+    [InlineData("""{"userId":"u1","callbackUrl":"https://example.com/x","delaySeconds":1e20}""", "delaySeconds", "whole number")]
     public void InvalidSendMessageIsRefusedWithTheFieldAndAFix(string body, string field, string reason)
     {
-        var command = ProducerRequests.ReadSendMessage(Json(body), out var errors);
+        var command = ProducerRequests.ReadSendMessage(Json(body), MaxDelay, out var errors);
 
         Assert.Null(command);
         Assert.Contains(reason, Assert.Single(errors[field]));
@@ -64,8 +68,29 @@ public class ProducerRequestTests
     [Fact]
     public void EveryProblemOfARequestIsReportedAtOnce()
     {
-        ProducerRequests.ReadSendMessage(Json("""{"userId":"bad id","callbackUrl":"nope","delaySeconds":-3}"""), out var errors);
+        ProducerRequests.ReadSendMessage(Json("""{"userId":"bad id","callbackUrl":"nope","delaySeconds":-3}"""), MaxDelay, out var errors);
         Assert.Equal(["callbackUrl", "delaySeconds", "userId"], errors.Keys.Order());
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(5)]
+    [InlineData(604_800)]
+    public void DelaysUpToTheCapAreAccepted(int delaySeconds)
+    {
+        var command = ProducerRequests.ReadSendMessage(Json($$"""{"userId":"u1","callbackUrl":"https://example.com/x","delaySeconds":{{delaySeconds}}}"""), MaxDelay, out var errors);
+        Assert.Empty(errors);
+        Assert.Equal(delaySeconds, command!.DelaySeconds);
+    }
+
+    [Fact]
+    public void CreateQueueReadsTheOrderingMode()
+    {
+        Assert.Equal(QueueOrdering.Strict, ProducerRequests.ReadCreateQueue(Json("""{"userId":"u1","ordering":"strict"}"""), out _)!.Ordering);
+        Assert.Equal(QueueOrdering.Default, ProducerRequests.ReadCreateQueue(Json("""{"userId":"u1","ordering":"default"}"""), out _)!.Ordering);
+        Assert.Null(ProducerRequests.ReadCreateQueue(Json("""{"userId":"u1"}"""), out _)!.Ordering);
+        Assert.Null(ProducerRequests.ReadCreateQueue(Json("""{"userId":"u1","ordering":"fifo"}"""), out var errors));
+        Assert.Contains("strict", Assert.Single(errors["ordering"]));
     }
 
     [Fact]
