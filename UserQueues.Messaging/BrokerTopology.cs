@@ -32,8 +32,8 @@ public sealed class BrokerTopology(BrokerChannels channels)
         }, cancellationToken);
 
     /// <summary>Declares <c>queue.user.{userId}</c> with its arguments and binds it to <c>user_exchange</c>.</summary>
-    /// <exception cref="QueueSettingsConflictException">The queue exists with other arguments.</exception>
-    public async Task DeclareUserQueueAsync(string userId, long ttlMs, CancellationToken cancellationToken)
+    /// <exception cref="QueueSettingsConflictException">The queue exists with other arguments and cannot be used.</exception>
+    public async Task DeclareUserQueueAsync(string userId, CancellationToken cancellationToken)
     {
         var queue = Topology.QueueName(userId);
         try
@@ -41,17 +41,41 @@ public sealed class BrokerTopology(BrokerChannels channels)
             await channels.Declares.RunAsync(async (channel, ct) =>
             {
                 await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
-                    arguments: Topology.UserQueueArguments(ttlMs), cancellationToken: ct).ConfigureAwait(false);
+                    arguments: Topology.UserQueueArguments(), cancellationToken: ct).ConfigureAwait(false);
                 await channel.QueueBindAsync(queue, Topology.UserExchange, Topology.RoutingKey(userId), cancellationToken: ct).ConfigureAwait(false);
             }, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (AmqpReplyCodes.Of(e) == AmqpReplyCodes.PreconditionFailed)
         {
             throw new QueueSettingsConflictException(
-                $"Queue '{queue}' already exists on the broker with other arguments than ttlMs={ttlMs}. " +
-                "Use the queue's existing ttlMs, or delete the queue on the broker first.", e);
+                $"Queue '{queue}' already exists on the broker with other arguments than UserQueues declares " +
+                $"(durable, {Topology.QueueArguments.SingleActiveConsumer}, dead-lettering to {Topology.DeadLetterExchange}); " +
+                "it was not created by this version. Move its messages and delete it on the broker, then send again.", e);
         }
     }
+
+    /// <summary>
+    /// Deletes a user queue only if the broker finds it empty and without consumers, atomically
+    /// (https://www.rabbitmq.com/amqp-0-9-1-reference#queue.delete). False when it is not (any
+    /// more) empty or unused; true also when it was already gone.
+    /// </summary>
+    public Task<bool> DeleteUserQueueIfIdleAsync(string userId, CancellationToken cancellationToken) =>
+        channels.Declares.RunAsync(async (channel, ct) =>
+        {
+            try
+            {
+                await channel.QueueDeleteAsync(Topology.QueueName(userId), ifUnused: true, ifEmpty: true, cancellationToken: ct).ConfigureAwait(false);
+                return true;
+            }
+            catch (Exception e) when (AmqpReplyCodes.Of(e) == AmqpReplyCodes.PreconditionFailed)
+            {
+                return false; // messages or a consumer arrived: the queue stays
+            }
+            catch (Exception e) when (AmqpReplyCodes.Of(e) == AmqpReplyCodes.NotFound)
+            {
+                return true;
+            }
+        }, cancellationToken);
 
     /// <summary>Ready messages and consumers of a user queue, or null when the queue does not exist.</summary>
     public Task<QueueDeclareOk?> InspectUserQueueAsync(string userId, CancellationToken cancellationToken) =>

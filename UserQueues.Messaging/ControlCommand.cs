@@ -12,6 +12,9 @@ public enum ControlAction
 
     /// <summary>The consumer was stopped: cancel it, let the in-flight delivery finish.</summary>
     Unsubscribe,
+
+    /// <summary>The queue looks idle past its TTL: cancel the consumer and stay off it for a while, so the janitor can delete it if the broker finds it empty and unused.</summary>
+    Park,
 }
 
 /// <summary>A command on the <c>user_control</c> fanout exchange.</summary>

@@ -40,10 +40,15 @@ public static class Topology
     /// The arguments of a user queue. They are part of the queue's identity: declaring the same
     /// queue with other arguments fails (PRECONDITION_FAILED), so they are built here only.
     /// </summary>
-    public static Dictionary<string, object?> UserQueueArguments(long ttlMs) => new()
+    /// <remarks>
+    /// No <c>x-expires</c>: RabbitMQ counts a queue without consumers as unused even when it holds
+    /// messages, so a broker-side expiry would delete waiting messages whenever no worker consumes
+    /// (stopped by an admin, or every worker down). The queue's idle TTL is kept in the registry
+    /// and the workers' janitor deletes a queue only when the broker itself confirms it is empty
+    /// and unused (<c>queue.delete</c> with if-empty and if-unused).
+    /// </remarks>
+    public static Dictionary<string, object?> UserQueueArguments() => new()
     {
-        // https://www.rabbitmq.com/docs/ttl#queue-ttl - deleted after ttlMs unused.
-        [QueueArguments.Expires] = ttlMs,
         // One consumer at a time per queue, whatever the number of worker replicas: per-user order.
         // https://www.rabbitmq.com/docs/consumers#single-active-consumer
         [QueueArguments.SingleActiveConsumer] = true,
@@ -104,7 +109,6 @@ public static class Topology
     /// <summary>Queue argument names, as RabbitMQ spells them.</summary>
     public static class QueueArguments
     {
-        public const string Expires = "x-expires";
         public const string SingleActiveConsumer = "x-single-active-consumer";
         public const string DeadLetterExchange = "x-dead-letter-exchange";
         public const string DeadLetterRoutingKey = "x-dead-letter-routing-key";

@@ -66,8 +66,20 @@ public sealed class UserQueueProvisioner(
         }
 
         var ttl = existing?.TtlMs ?? ttlMs ?? options.Value.DefaultQueueTtlMs;
-        await topology.DeclareUserQueueAsync(userId, ttl, cancellationToken).ConfigureAwait(false);
-        var record = existing ?? await registry.RegisterAsync(userId, ttl, ordering ?? QueueOrdering.Default, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        await topology.DeclareUserQueueAsync(userId, cancellationToken).ConfigureAwait(false);
+        var now = time.GetUtcNow();
+        QueueRecord record;
+        if (existing is null)
+        {
+            record = await registry.RegisterAsync(userId, ttl, ordering ?? QueueOrdering.Default, now, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            // Declaring again renews the idle lease, as a redeclare does in RabbitMQ; it also keeps
+            // a janitor that just deleted the queue from forgetting the queue declared again now.
+            await registry.TouchAsync(userId, now, cancellationToken).ConfigureAwait(false);
+            record = existing;
+        }
         _declared[userId] = ttl;
 
         if (record.Status == ConsumerStatus.Running)

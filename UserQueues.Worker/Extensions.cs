@@ -40,5 +40,6 @@ internal static class Extensions
         builder.Services.AddSingleton<ConsumerPool>();
         builder.Services.AddSingleton<ControlListener>();
         builder.Services.AddHostedService<WorkerHost>();
+        builder.Services.AddHostedService<QueueJanitor>();
     }
 }

@@ -23,6 +23,10 @@ public sealed class WorkerOptions
     [Range(1, 3600)]
     public int ReconcileIntervalSeconds { get; set; } = 10;
 
+    /// <summary>How often the janitor looks for queues idle past their TTL.</summary>
+    [Range(1, 3600)]
+    public int ExpiryCheckIntervalSeconds { get; set; } = 30;
+
     /// <summary>How long a stopping worker lets in-flight deliveries finish.</summary>
     [Range(1, 300)]
     public int ShutdownTimeoutSeconds { get; set; } = 20;

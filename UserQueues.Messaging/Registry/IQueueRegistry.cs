@@ -21,6 +21,18 @@ public interface IQueueRegistry
     /// <summary>Sets the desired consumer status; false when the user has no queue.</summary>
     Task<bool> SetStatusAsync(string userId, ConsumerStatus status, CancellationToken cancellationToken);
 
+    /// <summary>Marks the queue as used now (its idle time starts again).</summary>
+    Task TouchAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>Running queues whose last activity is older than their TTL at <paramref name="now"/>, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<QueueRecord>> ListIdleAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Forgets an expired queue, unless it was used after <paramref name="lastActivityAt"/> (then
+    /// it was declared or used again meanwhile and stays). True when it was removed.
+    /// </summary>
+    Task<bool> RemoveIfIdleAsync(string userId, DateTimeOffset? lastActivityAt, CancellationToken cancellationToken);
+
     /// <summary>Adds counter increments, all in one transaction.</summary>
     Task AddCountsAsync(IReadOnlyCollection<CounterDelta> deltas, DateTimeOffset at, CancellationToken cancellationToken);
 }

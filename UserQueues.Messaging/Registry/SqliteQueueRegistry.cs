@@ -145,6 +145,50 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
     }
 
+    public async Task TouchAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE queues SET last_activity_at = max(coalesce(last_activity_at, 0), $at) WHERE user_id = $userId";
+        command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$userId", userId);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<QueueRecord>> ListIdleAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT {Columns} FROM queues
+            WHERE status = 'running' AND coalesce(last_activity_at, created_at) + ttl_ms < $now
+            ORDER BY coalesce(last_activity_at, created_at) LIMIT $limit
+            """;
+        command.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+        command.Parameters.AddWithValue("$limit", limit);
+        var records = new List<QueueRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            records.Add(Read(reader));
+        }
+
+        return records;
+    }
+
+    public async Task<bool> RemoveIfIdleAsync(string userId, DateTimeOffset? lastActivityAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            DELETE FROM queues
+            WHERE user_id = $userId AND status = 'running' AND coalesce(last_activity_at, 0) <= $seen
+            """;
+        command.Parameters.AddWithValue("$userId", userId);
+        command.Parameters.AddWithValue("$seen", lastActivityAt?.ToUnixTimeMilliseconds() ?? 0);
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+    }
+
     public async Task AddCountsAsync(IReadOnlyCollection<CounterDelta> deltas, DateTimeOffset at, CancellationToken cancellationToken)
     {
         if (deltas.Count == 0)

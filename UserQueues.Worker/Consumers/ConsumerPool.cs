@@ -29,6 +29,7 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
     private readonly SemaphoreSlim[] _userLocks = [.. Enumerable.Range(0, LockStripes).Select(_ => new SemaphoreSlim(1, 1))];
     private readonly ConcurrentDictionary<string, UserConsumer> _consumers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _missing = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _parkedUntil = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _abort = new();
     private readonly string _tagPrefix = $"{Environment.MachineName}.{Environment.ProcessId}.";
 
@@ -61,6 +62,7 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
         await userLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            _parkedUntil.TryRemove(userId, out _);
             if (IsSubscribed(userId) || _abort.IsCancellationRequested)
             {
                 return;
@@ -97,10 +99,10 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
         await userLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            _missing.TryRemove(userId, out _);
             if (_consumers.TryRemove(userId, out var consumer))
             {
                 await consumer.StopAsync(cancellationToken).ConfigureAwait(false);
+                consumer.Dispose();
                 LogUnsubscribed(_logger, userId);
             }
         }
@@ -108,6 +110,33 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
         {
             userLock.Release();
         }
+    }
+
+    /// <summary>
+    /// Cancels the user's consumer like <see cref="UnsubscribeAsync"/> and leaves the queue alone
+    /// for <paramref name="duration"/> (reconciliation does not subscribe it again meanwhile), so
+    /// that the janitor can find it unused. A subscribe command ends the pause.
+    /// </summary>
+    public async Task ParkAsync(string userId, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        _parkedUntil[userId] = Environment.TickCount64 + (long)duration.TotalMilliseconds;
+        await UnsubscribeAsync(userId, cancellationToken).ConfigureAwait(false);
+    }
+
+    private bool IsParked(string userId)
+    {
+        if (!_parkedUntil.TryGetValue(userId, out var until))
+        {
+            return false;
+        }
+
+        if (Environment.TickCount64 < until)
+        {
+            return true;
+        }
+
+        _parkedUntil.TryRemove(userId, out _);
+        return false;
     }
 
     /// <summary>
@@ -127,7 +156,7 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
         }
 
         var wanted = desired.Select(q => q.UserId).ToHashSet(StringComparer.Ordinal);
-        var toSubscribe = desired.Where(q => !IsSubscribed(q.UserId) && (retryMissing || !_missing.ContainsKey(q.UserId))).ToList();
+        var toSubscribe = desired.Where(q => !IsSubscribed(q.UserId) && !IsParked(q.UserId) && (retryMissing || !_missing.ContainsKey(q.UserId))).ToList();
         var toCancel = _consumers.Keys.Where(u => !wanted.Contains(u)).ToList();
         foreach (var gone in _missing.Keys.Where(u => !wanted.Contains(u)))
         {
@@ -158,7 +187,11 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
         _consumers.Clear();
         try
         {
-            await Task.WhenAll(consumers.Select(c => c.StopAsync(timeout.Token))).ConfigureAwait(false);
+            await Task.WhenAll(consumers.Select(async c =>
+            {
+                await c.StopAsync(timeout.Token).ConfigureAwait(false);
+                c.Dispose();
+            })).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or TimeoutException)
         {

@@ -36,6 +36,10 @@ internal sealed partial class ControlListener(IConnection connection, ConsumerPo
             {
                 await pool.UnsubscribeAsync(command.UserId, cancellationToken).ConfigureAwait(false);
             }
+            else if (command.Action == ControlAction.Park)
+            {
+                await pool.ParkAsync(command.UserId, QueueJanitor.ParkDuration, cancellationToken).ConfigureAwait(false);
+            }
             else if (await registry.FindAsync(command.UserId, cancellationToken).ConfigureAwait(false) is { Status: ConsumerStatus.Running } queue)
             {
                 // The registry, not the command, says how the queue is consumed (and whether at all).

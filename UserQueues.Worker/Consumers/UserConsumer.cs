@@ -13,7 +13,7 @@ namespace UserQueues.Worker.Consumers;
 /// one message at a time (per-user order) while other users' loops run concurrently under the
 /// pool's global bound. The channel's dispatcher is never blocked by a slow callback.
 /// </summary>
-internal sealed partial class UserConsumer : AsyncDefaultBasicConsumer
+internal sealed partial class UserConsumer : AsyncDefaultBasicConsumer, IDisposable
 {
     private readonly Channel<PendingDelivery> _inbox = System.Threading.Channels.Channel.CreateUnbounded<PendingDelivery>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
@@ -26,6 +26,7 @@ internal sealed partial class UserConsumer : AsyncDefaultBasicConsumer
     private int _generation;
     private volatile bool _draining;
     private volatile bool _cancelled;
+    private readonly CancellationTokenSource _drain = new();
 
     private readonly QueueOrdering _ordering;
 
@@ -102,6 +103,8 @@ internal sealed partial class UserConsumer : AsyncDefaultBasicConsumer
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _draining = true;
+        // A strict-ordering wait between attempts ends now; an HTTP attempt in flight finishes.
+        await _drain.CancelAsync().ConfigureAwait(false);
         foreach (var tag in ConsumerTags)
         {
             try
@@ -183,18 +186,19 @@ internal sealed partial class UserConsumer : AsyncDefaultBasicConsumer
             // (nothing is lost if the worker stops now) while the global delivery slot is free for
             // other users. REVIEW: the attempt count lives in memory, so a redelivery after a
             // worker restart starts counting again.
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(_abort, _drain.Token);
             try
             {
-                await Task.Delay(outcome.RetryIn, _abort).ConfigureAwait(false);
+                await Task.Delay(outcome.RetryIn, wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!_abort.IsCancellationRequested)
+            {
+                // Stopped while waiting: the message goes back to the head of its queue.
+                await RequeueAsync(delivery.DeliveryTag).ConfigureAwait(false);
+                return;
             }
             catch (OperationCanceledException)
             {
-                return;
-            }
-
-            if (_draining)
-            {
-                await RequeueAsync(delivery.DeliveryTag).ConfigureAwait(false);
                 return;
             }
 
@@ -244,6 +248,9 @@ internal sealed partial class UserConsumer : AsyncDefaultBasicConsumer
             LogSettleFailed(_logger, _queue, e.Message);
         }
     }
+
+    /// <summary>After <see cref="StopAsync"/>; a consumer that died on its own needs no disposing (its token source has no timer).</summary>
+    public void Dispose() => _drain.Dispose();
 
     private readonly record struct PendingDelivery(ulong DeliveryTag, UserMessage Message, int Generation);
 

@@ -20,8 +20,10 @@ public sealed class ProducerApiTests(UserQueuesAppFixture system)
         Assert.Equal("""{"success":true,"queueName":"queue.user.create-1","routingKey":"user.create-1"}""", body.GetRawText());
 
         var arguments = await system.Broker.QueueArgumentsAsync("queue.user.create-1");
-        Assert.Equal(600000, arguments.GetProperty("x-expires").GetInt64());
         Assert.True(arguments.GetProperty("x-single-active-consumer").GetBoolean());
+        // The idle TTL lives in the registry; the broker never expires a queue by itself.
+        Assert.False(arguments.TryGetProperty("x-expires", out _));
+        Assert.Equal(600000, (await system.Registry.FindAsync("create-1", CancellationToken.None))!.TtlMs);
     }
 
     [Fact]
@@ -37,7 +39,7 @@ public sealed class ProducerApiTests(UserQueuesAppFixture system)
         Assert.Equal(HttpStatusCode.OK, withoutTtl.StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, otherTtl.StatusCode);
         Assert.Contains("ttlMs=60000", await otherTtl.Content.ReadAsStringAsync());
-        Assert.Equal(60000, (await system.Broker.QueueArgumentsAsync("queue.user.create-2")).GetProperty("x-expires").GetInt64());
+        Assert.Equal(60000, (await system.Registry.FindAsync("create-2", CancellationToken.None))!.TtlMs);
     }
 
     [Fact]

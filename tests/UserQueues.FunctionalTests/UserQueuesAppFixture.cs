@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using UserQueues.Messaging;
+using UserQueues.Messaging.Registry;
 
 namespace UserQueues.FunctionalTests;
 
@@ -26,6 +29,9 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
     public CallbackSink Sink { get; private set; } = null!;
     public BrokerProbe Broker { get; private set; } = null!;
 
+    /// <summary>The registry file the services share, read directly.</summary>
+    public SqliteQueueRegistry Registry { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         using var timeout = new CancellationTokenSource(StartTimeout);
@@ -36,6 +42,7 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
                 $"--Messaging:Mode={BrokerMode}",
                 $"--DataDirectory={_dataDirectory}",
                 "--Worker:ReconcileIntervalSeconds=2",
+                "--Worker:ExpiryCheckIntervalSeconds=1",
                 "--Delivery:TimeoutSeconds=5",
                 // Retries wait min(1 s, 2^attempt s) so that five attempts take seconds, not a minute.
                 "--Delivery:MaxBackoffSeconds=1",
@@ -60,6 +67,7 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
         await App.ResourceNotifications.WaitForResourceHealthyAsync("api", timeout.Token);
 
         Api = App.CreateHttpClient("api");
+        Registry = new SqliteQueueRegistry(Options.Create(new RegistryOptions { Path = Path.Combine(_dataDirectory, "registry.db") }));
         Broker = await BrokerProbe.ConnectAsync(
             (await App.GetConnectionStringAsync("messaging", timeout.Token))!,
             App.GetEndpoint("messaging", "management"));

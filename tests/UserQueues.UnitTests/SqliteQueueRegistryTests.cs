@@ -58,6 +58,28 @@ public sealed class SqliteQueueRegistryTests : IDisposable
     }
 
     [Fact]
+    public async Task QueuesIdlePastTheirTtlAreListedAndRemovedOnlyIfStillIdle()
+    {
+        await _registry.RegisterAsync("short", 1_000, QueueOrdering.Default, Now, CancellationToken.None);
+        await _registry.RegisterAsync("long", 600_000, QueueOrdering.Default, Now, CancellationToken.None);
+        await _registry.RegisterAsync("stopped", 1_000, QueueOrdering.Default, Now, CancellationToken.None);
+        await _registry.SetStatusAsync("stopped", ConsumerStatus.Stopped, CancellationToken.None);
+
+        var idle = await _registry.ListIdleAsync(Now.AddSeconds(2), 100, CancellationToken.None);
+        Assert.Equal(["short"], idle.Select(q => q.UserId));
+
+        // Used again after the janitor looked: it stays.
+        await _registry.TouchAsync("short", Now.AddSeconds(3), CancellationToken.None);
+        Assert.False(await _registry.RemoveIfIdleAsync("short", idle[0].LastActivityAt, CancellationToken.None));
+        Assert.Empty(await _registry.ListIdleAsync(Now.AddSeconds(3.5), 100, CancellationToken.None));
+
+        var again = Assert.Single(await _registry.ListIdleAsync(Now.AddSeconds(5), 100, CancellationToken.None));
+        Assert.True(await _registry.RemoveIfIdleAsync("short", again.LastActivityAt, CancellationToken.None));
+        Assert.Null(await _registry.FindAsync("short", CancellationToken.None));
+        Assert.False(await _registry.RemoveIfIdleAsync("stopped", Now, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task TheOrderingModeIsRecorded()
     {
         await _registry.RegisterAsync("strict-1", 1_000, QueueOrdering.Strict, Now, CancellationToken.None);
