@@ -33,6 +33,11 @@ public sealed class ChannelPool : IAsyncDisposable
             channel = await TakeOpenChannelAsync(cancellationToken).ConfigureAwait(false);
             return await operation(channel, cancellationToken).ConfigureAwait(false);
         }
+        catch (Exception e) when (AmqpReplyCodes.IsUnavailable(e))
+        {
+            // One meaning for callers, whatever the client library threw: no broker right now.
+            throw new BrokerUnavailableException("The message broker is unreachable; nothing was stored.", e);
+        }
         finally
         {
             if (channel is { IsOpen: true })

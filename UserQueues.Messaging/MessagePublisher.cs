@@ -80,9 +80,5 @@ public sealed class MessagePublisher(BrokerChannels channels, IOptions<Messaging
         {
             throw new BrokerUnavailableException($"The broker did not confirm the message within {_timeout.TotalSeconds:0} s; it may not be stored.", e);
         }
-        catch (Exception e) when (AmqpReplyCodes.IsUnavailable(e))
-        {
-            throw new BrokerUnavailableException("The message broker is unreachable; nothing was stored.", e);
-        }
     }
 }

@@ -20,7 +20,8 @@ public sealed record ReceivedCallback(string Path, IReadOnlyDictionary<string, s
 /// A real HTTP receiver on loopback (Kestrel, in the test process) that records every callback in
 /// arrival order. <c>/cb/status/{code}/...</c> answers with that status; <c>/cb/flaky/{n}/{code}/...</c>
 /// answers the first n attempts of each message (by webhook-id) with that status, adding
-/// <c>Retry-After: 2</c> to a 429, and 200 after; anything else answers 200.
+/// <c>Retry-After: 2</c> to a 429, and 200 after; <c>/cb/slow/{ms}/...</c> answers 200 after that
+/// many milliseconds; anything else answers 200 at once.
 /// </summary>
 public sealed class CallbackSink : IAsyncDisposable
 {
@@ -33,12 +34,13 @@ public sealed class CallbackSink : IAsyncDisposable
 
     public IReadOnlyList<ReceivedCallback> Received => [.. _received];
 
-    public static async Task<CallbackSink> StartAsync()
+    /// <summary>Starts a sink on <paramref name="port"/> (0: any free port).</summary>
+    public static async Task<CallbackSink> StartAsync(int port = 0)
     {
         var sink = new CallbackSink();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         var app = builder.Build();
         app.MapPost("/cb/{**path}", sink.ReceiveAsync);
         await app.StartAsync();
@@ -91,6 +93,11 @@ public sealed class CallbackSink : IAsyncDisposable
             _ => 200,
         };
         _received.Enqueue(new ReceivedCallback(context.Request.Path, headers, body, Interlocked.Increment(ref _sequence), DateTimeOffset.UtcNow, status));
+
+        if (segments is ["slow", var wait, ..] && int.TryParse(wait, out var milliseconds))
+        {
+            await Task.Delay(milliseconds); // the receiver's own latency, part of the scenario
+        }
 
         if (status == 429)
         {

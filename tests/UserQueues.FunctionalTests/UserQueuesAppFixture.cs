@@ -89,6 +89,38 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
         Assert.True(result.Success, $"{command} on the worker failed: {result.Message}");
     }
 
+    /// <summary>
+    /// Kills the worker process with SIGKILL (no shutdown at all), then waits until Aspire has
+    /// seen it exit. Only this fixture's worker: it is the one whose registry is in this data folder.
+    /// </summary>
+    public async Task KillWorkerAsync()
+    {
+        var marker = $"Registry__Path={Path.Combine(_dataDirectory, "registry.db")}";
+        var killed = 0;
+        foreach (var process in Process.GetProcessesByName("UserQueues.Worker"))
+        {
+            var environment = await File.ReadAllTextAsync($"/proc/{process.Id}/environ");
+            if (environment.Split('\0').Contains(marker))
+            {
+                process.Kill();
+                killed++;
+            }
+        }
+
+        Assert.Equal(1, killed);
+        await WaitForWorkersAsync(0);
+        await App.ResourceNotifications.WaitForResourceAsync("worker", e => KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Stops or starts the broker resource (a graceful RabbitMQ stop; its data folder stays).</summary>
+    public async Task ExecuteOnBrokerAsync(string command)
+    {
+        var broker = App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == "messaging");
+        var result = await App.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(broker, command);
+        Assert.True(result.Success, $"{command} on the broker failed: {result.Message}");
+    }
+
     public async Task DisposeAsync()
     {
         await Broker.DisposeAsync();
