@@ -4,7 +4,7 @@ namespace UserQueues.AppHost;
 internal static class ServiceSettings
 {
     /// <summary>Configuration sections that, set where the AppHost runs, reach the services as-is.</summary>
-    private static readonly string[] ForwardedSections = ["Delivery", "Messaging", "Worker", "Registry", "Admin"];
+    private static readonly string[] ForwardedSections = ["Delivery", "Messaging", "Worker", "Registry", "Admin", "RateLimit"];
 
     /// <summary>AppHost-only keys inside the forwarded sections.</summary>
     private static readonly string[] AppHostOnlyKeys = ["Messaging:Mode", "Messaging:Local", "Worker:Replicas"];
