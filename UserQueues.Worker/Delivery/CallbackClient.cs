@@ -50,7 +50,7 @@ public sealed partial class CallbackClient(
     {
         if (CallbackUrls.Check(message.CallbackUrl, policy, out var url) is { } problem)
         {
-            return DeliveryResult.NotAllowed(problem);
+            return DeliveryResult.NotAllowed(problem.TrimEnd('.'));
         }
 
         var body = new ArrayBufferWriter<byte>(message.Payload.Length + 256);
