@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -20,6 +21,7 @@ namespace UserQueues.Worker.Delivery;
 public sealed partial class CallbackClient(
     HttpClient http,
     CallbackAddressPolicy policy,
+    CallbackConnector connector,
     WebhookSigningKeys signingKeys,
     IOptions<DeliveryOptions> options,
     TimeProvider time,
@@ -60,6 +62,10 @@ public sealed partial class CallbackClient(
         using var request = new HttpRequestMessage(HttpMethod.Post, url)
         {
             Content = new ReadOnlyMemoryContent(body.WrittenMemory),
+            // HTTP/3 runs over QUIC, which does not go through ConnectCallback: never ask for it
+            // (nor let an Alt-Svc answer upgrade to it).
+            Version = HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
         request.Content.Headers.ContentType = JsonMediaType;
         request.Headers.TryAddWithoutValidation(WebhookHeaders.Id, message.MessageId);
@@ -89,7 +95,9 @@ public sealed partial class CallbackClient(
         {
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
             await DrainAsync(response, timeout.Token).ConfigureAwait(false);
-            return DeliveryResult.FromStatus((int)response.StatusCode);
+            var result = DeliveryResult.FromStatus((int)response.StatusCode);
+            LogAttempt(request, message, result);
+            return result;
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
@@ -124,6 +132,30 @@ public sealed partial class CallbackClient(
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>
+    /// Each attempt with the address it went to: connections are pooled per host and port, and
+    /// every one of them was opened (logged, checked) by <see cref="CallbackConnector"/>.
+    /// </summary>
+    private void LogAttempt(HttpRequestMessage request, UserMessage message, DeliveryResult result)
+    {
+        var url = request.RequestUri!;
+        var address = connector.LastConnectedAddress(url.IdnHost, url.Port)?.ToString() ?? "unknown";
+        if (result.Verdict == DeliveryVerdict.Delivered)
+        {
+            LogDeliveredTo(logger, message.MessageId, url.IdnHost, address, result.StatusCode ?? 0);
+        }
+        else
+        {
+            LogAnsweredBy(logger, message.MessageId, url.IdnHost, address, result.StatusCode ?? 0);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Callback of {MessageId} to {Host} via {Address}: HTTP {StatusCode}")]
+    private static partial void LogDeliveredTo(ILogger logger, string messageId, string host, string address, int statusCode);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Callback of {MessageId} to {Host} via {Address}: HTTP {StatusCode}, not delivered")]
+    private static partial void LogAnsweredBy(ILogger logger, string messageId, string host, string address, int statusCode);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not read the signing secrets of {UserId}; the delivery is not sent unsigned")]
     private static partial void LogSecretsUnavailable(ILogger logger, string userId, Exception exception);

@@ -56,6 +56,18 @@ public sealed class CallbackDestinationRefusedException(string host, IPAddress a
 /// </summary>
 public sealed partial class CallbackConnector(CallbackAddressPolicy policy, ICallbackNetwork network, ILogger<CallbackConnector> logger)
 {
+    /// <summary>Bounds <see cref="_lastConnected"/>: past it the map starts again (it only feeds logs).</summary>
+    private const int MaxRememberedHosts = 10_000;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Host, int Port), IPAddress> _lastConnected = new();
+
+    /// <summary>
+    /// The checked address the latest connection to <paramref name="host"/>:<paramref name="port"/>
+    /// went to (connections are pooled, so an attempt may reuse one opened earlier); null if none.
+    /// </summary>
+    public IPAddress? LastConnectedAddress(string host, int port) =>
+        _lastConnected.TryGetValue((host, port), out var address) ? address : null;
+
     public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
     {
         var (host, port) = (context.DnsEndPoint.Host, context.DnsEndPoint.Port);
@@ -80,7 +92,14 @@ public sealed partial class CallbackConnector(CallbackAddressPolicy policy, ICal
             LogConnecting(logger, host, address, port);
             try
             {
-                return await network.ConnectAsync(new IPEndPoint(address, port), cancellationToken).ConfigureAwait(false);
+                var stream = await network.ConnectAsync(new IPEndPoint(address, port), cancellationToken).ConfigureAwait(false);
+                if (_lastConnected.Count >= MaxRememberedHosts)
+                {
+                    _lastConnected.Clear();
+                }
+
+                _lastConnected[(host, port)] = address;
+                return stream;
             }
             catch (SocketException e)
             {

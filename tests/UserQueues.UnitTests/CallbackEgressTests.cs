@@ -19,6 +19,7 @@ public sealed class CallbackEgressTests : IAsyncDisposable
 {
     private static readonly DeliveryOptions Delivery = new() { TimeoutSeconds = 10, ConnectTimeoutSeconds = 5 };
     private readonly CountingListener _listener = new();
+    private CallbackConnector? _connector;
 
     private (CallbackClient Client, LoopbackOnlyNetwork Network) Build(CallbackAddressPolicy policy, CountingListener? listener = null, DeliveryOptions? delivery = null, InMemorySecretStore? secrets = null)
     {
@@ -34,7 +35,8 @@ public sealed class CallbackEgressTests : IAsyncDisposable
         var connector = new CallbackConnector(policy, network, NullLogger<CallbackConnector>.Instance);
         var http = new HttpClient(CallbackClient.CreateHandler(options.Value, connector)) { Timeout = Timeout.InfiniteTimeSpan };
         var keys = new WebhookSigningKeys(secrets ?? new InMemorySecretStore(), options, TimeProvider.System);
-        return (new CallbackClient(http, policy, keys, options, TimeProvider.System, NullLogger<CallbackClient>.Instance), network);
+        _connector = connector;
+        return (new CallbackClient(http, policy, connector, keys, options, TimeProvider.System, NullLogger<CallbackClient>.Instance), network);
     }
 
     private static UserMessage Message(string url) =>
@@ -105,6 +107,7 @@ public sealed class CallbackEgressTests : IAsyncDisposable
         Assert.Equal(DeliveryVerdict.Delivered, result.Verdict);
         Assert.Equal([new IPEndPoint(IPAddress.Loopback, _listener.Port)], network.Connects);
         Assert.Equal(1, _listener.Accepted);
+        Assert.Equal(IPAddress.Loopback, _connector!.LastConnectedAddress("rebind.test", _listener.Port));
     }
 
     [Fact]
