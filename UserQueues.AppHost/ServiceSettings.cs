@@ -4,7 +4,9 @@ namespace UserQueues.AppHost;
 internal static class ServiceSettings
 {
     /// <summary>Configuration sections that, set where the AppHost runs, reach the services as-is.</summary>
-    private static readonly string[] ForwardedSections = ["Delivery", "Messaging", "Worker", "Registry", "Admin"];
+    // REVIEW: Delivery:SigningSecret travels this way too, as an environment variable that the
+    // dashboard shows in the resource's details; an Aspire secret parameter would mask it there.
+    private static readonly string[] ForwardedSections = ["Delivery", "Messaging", "Worker", "Registry", "Admin", "RateLimit"];
 
     /// <summary>AppHost-only keys inside the forwarded sections.</summary>
     private static readonly string[] AppHostOnlyKeys = ["Messaging:Mode", "Messaging:Local", "Worker:Replicas"];

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
 using UserQueues.Worker;
 using UserQueues.Worker.Consumers;
 using UserQueues.Worker.Delivery;
@@ -11,24 +12,21 @@ internal static class Extensions
     public static void AddWorkerServices(this IHostApplicationBuilder builder)
     {
         builder.AddUserQueuesMessaging();
+        builder.AddUserQueuesSecurity();
 
         builder.Services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<DeliveryOptions>().BindConfiguration(DeliveryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<DeliveryOptions>, DeliveryOptionsValidator>();
+        builder.Services.AddSingleton<ICallbackNetwork, SystemCallbackNetwork>();
+        builder.Services.AddSingleton<CallbackConnector>();
+        builder.Services.AddSingleton<WebhookSigningKeys>();
 
         // REVIEW: RemoveAllResilienceHandlers (below) is marked experimental (EXTEXP0001); it is the
         // documented way to opt one client out of ConfigureHttpClientDefaults' resilience handler.
 #pragma warning disable EXTEXP0001
         var delivery = builder.Configuration.GetSection(DeliveryOptions.SectionName).Get<DeliveryOptions>() ?? new DeliveryOptions();
         builder.Services.AddHttpClient<CallbackClient>(http => http.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
-            {
-                // A redirect is a failed delivery, never followed (it could point anywhere).
-                AllowAutoRedirect = false,
-                UseCookies = false,
-                ConnectTimeout = TimeSpan.FromSeconds(delivery.ConnectTimeoutSeconds),
-                MaxConnectionsPerServer = delivery.MaxConnectionsPerServer,
-                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            })
+            .ConfigurePrimaryHttpMessageHandler(services => CallbackClient.CreateHandler(delivery, services.GetRequiredService<CallbackConnector>()))
             // Retrying is the broker's job (ARCHITECTURE.md): no resilience handler on callbacks.
             .RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001

@@ -1,8 +1,11 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using UserQueues.Api.RateLimiting;
 using UserQueues.Messaging;
+using UserQueues.Messaging.Egress;
 using UserQueues.Messaging.Registry;
+using UserQueues.Messaging.Signing;
 
 namespace UserQueues.Api.Apis;
 
@@ -30,6 +33,7 @@ internal static class ProducerApi
             .Accepts<SendMessageRequest>("application/json")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         return app;
@@ -52,7 +56,12 @@ internal static class ProducerApi
             }
 
             var record = await services.Provisioner.EnsureAsync(command.UserId, command.TtlMs, command.Ordering, cancellationToken);
-            return TypedResults.Ok(new CreateQueueResponse(true, record.QueueName, record.RoutingKey));
+
+            // The user's signing secret is made the first time create-queue sees the user, and shown
+            // that once: later calls (create-queue is idempotent) answer without it.
+            var secret = WebhookSecret.Generate();
+            var isNew = await services.Secrets.AddIfMissingAsync(command.UserId, secret, services.Time.GetUtcNow(), cancellationToken);
+            return TypedResults.Ok(new CreateQueueResponse(true, record.QueueName, record.RoutingKey, isNew ? secret.Reveal() : null));
         }
     }
 
@@ -69,7 +78,7 @@ internal static class ProducerApi
         SendMessageCommand? command;
         using (document)
         {
-            command = ProducerRequests.ReadSendMessage(document!.RootElement, services.Options.Value.MaxDelaySeconds, out var errors);
+            command = ProducerRequests.ReadSendMessage(document!.RootElement, services.Options.Value.MaxDelaySeconds, out var errors, services.AddressPolicy);
             if (command is null)
             {
                 return Invalid(errors);
@@ -79,6 +88,17 @@ internal static class ProducerApi
         if (command.Payload.Length > maxPayload)
         {
             return JsonBody.TooLarge(maxPayload);
+        }
+
+        if (!services.RateLimiter.TryAcquire(command.UserId, out var retryAfter))
+        {
+            var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+            request.HttpContext.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status429TooManyRequests,
+                title: "Too many messages for this user",
+                detail: $"User '{command.UserId}' is sending faster than RateLimit:PermitsPerSecond allows; nothing was published. " +
+                        $"Retry after {seconds} s. Other users are not affected.");
         }
 
         var message = new UserMessage(
@@ -104,7 +124,10 @@ internal sealed record ProducerServices(
     UserQueueProvisioner Provisioner,
     QueueCounters Counters,
     IOptions<MessagingOptions> Options,
-    TimeProvider Time);
+    TimeProvider Time,
+    CallbackAddressPolicy AddressPolicy,
+    IWebhookSecretStore Secrets,
+    UserRateLimiter RateLimiter);
 
 /// <summary>Body of <c>POST /create-queue</c> (for the OpenAPI document; the handler validates the raw JSON).</summary>
 internal sealed record CreateQueueRequest(
@@ -121,6 +144,11 @@ internal sealed record SendMessageRequest(
     System.Text.Json.JsonElement? Payload,
     int? DelaySeconds);
 
-internal sealed record CreateQueueResponse(bool Success, string QueueName, string RoutingKey);
+/// <summary>The seed's answer, plus the user's signing secret the one time it is created.</summary>
+internal sealed record CreateQueueResponse(
+    bool Success,
+    string QueueName,
+    string RoutingKey,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SigningSecret);
 
 internal sealed record SendMessageResponse(bool Success, string MessageId);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using UserQueues.Messaging;
+using UserQueues.Messaging.Egress;
 using UserQueues.Messaging.Registry;
 
 namespace UserQueues.Api.Apis;
@@ -58,11 +59,16 @@ internal static class ProducerRequests
         return errors.Count == 0 ? new CreateQueueCommand(userId!, ttlMs, ordering) : null;
     }
 
-    public static SendMessageCommand? ReadSendMessage(JsonElement body, long maxDelaySeconds, out Dictionary<string, string[]> errors)
+    /// <summary>
+    /// Reads a send-message body. <paramref name="policy"/> decides which literal IP callback hosts
+    /// are refused (the worker's rules, from the same <c>Delivery:*</c> settings); without one, only
+    /// public addresses pass.
+    /// </summary>
+    public static SendMessageCommand? ReadSendMessage(JsonElement body, long maxDelaySeconds, out Dictionary<string, string[]> errors, CallbackAddressPolicy? policy = null)
     {
         errors = [];
         var userId = ReadUserId(body, errors);
-        var callbackUrl = ReadCallbackUrl(body, errors);
+        var callbackUrl = ReadCallbackUrl(body, errors, policy ?? CallbackAddressPolicy.PublicOnly);
 
         var payload = JsonPayloadNull;
         if (body.TryGetProperty("payload", out var payloadElement))
@@ -118,7 +124,7 @@ internal static class ProducerRequests
         return chosen;
     }
 
-    private static Uri? ReadCallbackUrl(JsonElement body, Dictionary<string, string[]> errors)
+    private static Uri? ReadCallbackUrl(JsonElement body, Dictionary<string, string[]> errors, CallbackAddressPolicy policy)
     {
         const string field = "callbackUrl";
         var text = ReadString(body, field, errors);
@@ -127,27 +133,9 @@ internal static class ProducerRequests
             return null;
         }
 
-        if (string.IsNullOrWhiteSpace(text))
+        if (CallbackUrls.Check(text, policy, out var url) is { } problem)
         {
-            errors[field] = ["callbackUrl is required: the absolute http(s) URL the message is POSTed to."];
-            return null;
-        }
-
-        if (!Uri.TryCreate(text, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
-        {
-            errors[field] = [$"callbackUrl must be an absolute http:// or https:// URL; got '{text}'."];
-            return null;
-        }
-
-        if (!string.IsNullOrEmpty(url.UserInfo))
-        {
-            errors[field] = ["callbackUrl must not carry credentials (user:password@); use a signing secret to authenticate deliveries."];
-            return null;
-        }
-
-        if (text.Length > 2048)
-        {
-            errors[field] = ["callbackUrl is longer than 2048 characters."];
+            errors[field] = [problem];
             return null;
         }
 

@@ -1,4 +1,5 @@
 using UserQueues.Api.Apis;
+using UserQueues.Api.RateLimiting;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -9,6 +10,9 @@ internal static class Extensions
     {
         builder.UseSeedPort();
         builder.AddUserQueuesMessaging();
+        builder.AddUserQueuesSecurity();
+        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<UserRateLimiter>();
 
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
         {

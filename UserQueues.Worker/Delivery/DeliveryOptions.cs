@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+using UserQueues.Messaging.Signing;
 
 namespace UserQueues.Worker.Delivery;
 
@@ -38,4 +40,42 @@ public sealed class DeliveryOptions
     /// <summary>Connections kept open to one receiver.</summary>
     [Range(1, 10_000)]
     public int MaxConnectionsPerServer { get; set; } = 256;
+
+    /// <summary>
+    /// Signs deliveries of users without a secret of their own (<c>whsec_&lt;base64&gt;</c>, 24 to
+    /// 64 bytes). Unset: those deliveries are not signed.
+    /// </summary>
+    public string? SigningSecret { get; set; }
+
+    /// <summary>The global secret being rotated out: while set, deliveries carry both signatures.</summary>
+    public string? PreviousSigningSecret { get; set; }
+
+    /// <summary>How long a user's secrets are cached by a worker: a rotation reaches every worker within this time.</summary>
+    [Range(0, 3600)]
+    public int SigningSecretCacheSeconds { get; set; } = 30;
+}
+
+/// <summary>Stops the worker at start when a configured signing secret cannot be used (without repeating it).</summary>
+internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOptions>
+{
+    public ValidateOptionsResult Validate(string? name, DeliveryOptions options)
+    {
+        var failures = new List<string>();
+        Check(options.SigningSecret, "Delivery:SigningSecret", failures);
+        Check(options.PreviousSigningSecret, "Delivery:PreviousSigningSecret", failures);
+        if (string.IsNullOrEmpty(options.SigningSecret) && !string.IsNullOrEmpty(options.PreviousSigningSecret))
+        {
+            failures.Add("Delivery:PreviousSigningSecret is set without Delivery:SigningSecret; set the new secret as Delivery:SigningSecret.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void Check(string? secret, string key, List<string> failures)
+    {
+        if (!string.IsNullOrEmpty(secret) && WebhookSecret.TryParse(secret, out var problem) is null)
+        {
+            failures.Add($"{key} is not usable: {problem}. Generate one with: echo \"whsec_$(openssl rand -base64 32)\"");
+        }
+    }
 }

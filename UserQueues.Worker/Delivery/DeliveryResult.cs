@@ -48,6 +48,31 @@ public sealed record DeliveryResult(DeliveryVerdict Verdict, int? StatusCode, st
         };
     }
 
+    /// <summary>
+    /// The destination is in a network callbacks may not reach: no connection was opened, and
+    /// retrying cannot help (only a configuration change can).
+    /// </summary>
+    public static DeliveryResult Refused(CallbackDestinationRefusedException refusal) =>
+        new(DeliveryVerdict.Permanent, null, refusal.Reason);
+
+    /// <summary>The callback URL itself is not allowed (scheme, credentials, literal blocked address).</summary>
+    public static DeliveryResult NotAllowed(string problem) =>
+        new(DeliveryVerdict.Permanent, null, problem);
+
+    /// <summary>The refusal behind a failed request, however deep SocketsHttpHandler wrapped it.</summary>
+    public static CallbackDestinationRefusedException? FindRefusal(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is CallbackDestinationRefusedException refusal)
+            {
+                return refusal;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>An attempt that got no HTTP answer: timeouts, DNS, refused or reset connections, TLS.</summary>
     public static DeliveryResult FromException(Exception exception, bool timedOut) => timedOut
         ? new DeliveryResult(DeliveryVerdict.Retryable, null, "the receiver did not answer in time")

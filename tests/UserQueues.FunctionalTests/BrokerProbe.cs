@@ -45,6 +45,17 @@ public sealed class BrokerProbe : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Publishes a message straight to a user's queue, as a producer with broker access (or a URL
+    /// whose DNS changed after submit) could: the worker must apply its own checks.
+    /// </summary>
+    public async Task PublishAsync(UserMessage message)
+    {
+        await using var channel = await _connection.CreateChannelAsync(new CreateChannelOptions(
+            publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        await channel.BasicPublishAsync(Topology.UserExchange, Topology.RoutingKey(message.UserId), mandatory: true, message.ToProperties(), message.Payload);
+    }
+
     /// <summary>The queue's arguments as the management API reports them.</summary>
     public async Task<JsonElement> QueueArgumentsAsync(string queue)
     {

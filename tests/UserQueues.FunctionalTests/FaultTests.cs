@@ -81,6 +81,11 @@ public sealed class FaultTests(UserQueuesAppFixture system)
                 {
                     confirmed.Add((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("messageId").GetString()!);
                 }
+                else if (response.StatusCode == HttpStatusCode.TooManyRequests)
+                {
+                    // The fixture's per-user rate limit: back off as Retry-After says.
+                    await Task.Delay(TimeSpan.FromSeconds(int.Parse(response.Headers.RetryAfter!.ToString(), System.Globalization.CultureInfo.InvariantCulture)));
+                }
                 else
                 {
                     Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);

@@ -17,7 +17,12 @@ public sealed class ProducerApiTests(UserQueuesAppFixture system)
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal("""{"success":true,"queueName":"queue.user.create-1","routingKey":"user.create-1"}""", body.GetRawText());
+        // The seed's fields, as the seed wrote them, then the user's signing secret (new, so shown once).
+        Assert.Equal(["success", "queueName", "routingKey", "signingSecret"], body.EnumerateObject().Select(p => p.Name));
+        Assert.True(body.GetProperty("success").GetBoolean());
+        Assert.Equal("queue.user.create-1", body.GetProperty("queueName").GetString());
+        Assert.Equal("user.create-1", body.GetProperty("routingKey").GetString());
+        Assert.StartsWith("whsec_", body.GetProperty("signingSecret").GetString());
 
         var arguments = await system.Broker.QueueArgumentsAsync("queue.user.create-1");
         Assert.True(arguments.GetProperty("x-single-active-consumer").GetBoolean());

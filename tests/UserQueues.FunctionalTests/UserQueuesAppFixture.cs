@@ -24,6 +24,11 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
     public static string BrokerMode { get; } =
         Environment.GetEnvironmentVariable("USERQUEUES_TEST_BROKER_MODE") is { Length: > 0 } mode ? mode : "local";
 
+    /// <summary>The global signing secret the system runs with (32 known bytes, so tests can verify independently).</summary>
+    public static byte[] GlobalSigningKey { get; } = [.. Enumerable.Range(100, 32).Select(i => (byte)i)];
+
+    public static string GlobalSigningSecret { get; } = "whsec_" + Convert.ToBase64String(GlobalSigningKey);
+
     public DistributedApplication App { get; private set; } = null!;
     public HttpClient Api { get; private set; } = null!;
     public CallbackSink Sink { get; private set; } = null!;
@@ -46,6 +51,16 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
                 "--Delivery:TimeoutSeconds=5",
                 // Retries wait min(1 s, 2^attempt s) so that five attempts take seconds, not a minute.
                 "--Delivery:MaxBackoffSeconds=1",
+                // Callback protection stays ON: only the sink's address is opened, explicitly. This
+                // also overrides the worker's Development launch profile (which the AppHost applies
+                // here too) that allows every private network for the local demo.
+                "--Delivery:AllowPrivateNetworks=false",
+                "--Delivery:AllowedNetworks:0=127.0.0.1/32",
+                $"--Delivery:SigningSecret={GlobalSigningSecret}",
+                // A small burst so that the rate-limit test reaches it quickly; still above the 20
+                // messages per user that the ordering test sends back to back.
+                "--RateLimit:Burst=40",
+                "--RateLimit:PermitsPerSecond=1",
             ],
             (options, _) => options.DisableDashboard = true,
             timeout.Token);

@@ -41,4 +41,20 @@ public class DeliveryResultTests
         Assert.Contains("in time", timeout.Reason);
         Assert.Null(timeout.StatusCode);
     }
+
+    [Fact]
+    public void ARefusedDestinationIsPermanentWithThePolicysReasonHoweverDeeplyWrapped()
+    {
+        var refusal = new CallbackDestinationRefusedException("10.0.0.1", System.Net.IPAddress.Parse("10.0.0.1"),
+            "destination 10.0.0.1 is in a blocked network (private); allow it with Delivery:AllowedNetworks");
+        var wrapped = new HttpRequestException("connect failed", new IOException("wrapper", refusal));
+
+        var found = DeliveryResult.FindRefusal(wrapped);
+        Assert.Same(refusal, found);
+        var result = DeliveryResult.Refused(found!);
+        Assert.Equal(DeliveryVerdict.Permanent, result.Verdict);
+        Assert.Null(result.StatusCode);
+        Assert.Equal("destination 10.0.0.1 is in a blocked network (private); allow it with Delivery:AllowedNetworks", result.Reason);
+        Assert.Null(DeliveryResult.FindRefusal(new HttpRequestException("refused", new SocketException((int)SocketError.ConnectionRefused))));
+    }
 }

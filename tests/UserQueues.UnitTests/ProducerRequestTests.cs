@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using UserQueues.Api.Apis;
+using UserQueues.Messaging.Egress;
 using UserQueues.Messaging.Registry;
 
 namespace UserQueues.UnitTests;
@@ -24,6 +25,20 @@ public class ProducerRequestTests
         Assert.Equal("http://localhost:3001/_test/callback", command.CallbackUrl.AbsoluteUri);
         Assert.Equal("""{"hello":"world"}""", Encoding.UTF8.GetString(command.Payload.Span));
         Assert.Equal(0, command.DelaySeconds);
+    }
+
+    [Fact]
+    public void SendMessageRefusesABlockedLiteralCallbackAddressUnlessTheSettingsAllowIt()
+    {
+        var body = Json("""{"userId":"u1","callbackUrl":"http://10.0.0.1:8080/hook"}""");
+
+        Assert.Null(ProducerRequests.ReadSendMessage(body, MaxDelay, out var errors));
+        Assert.Contains("destination 10.0.0.1 is in a blocked network (private)", Assert.Single(errors["callbackUrl"]));
+
+        var internalReceivers = new CallbackAddressPolicy(false, [System.Net.IPNetwork.Parse("10.0.0.0/24")]);
+        Assert.NotNull(ProducerRequests.ReadSendMessage(body, MaxDelay, out errors, internalReceivers));
+        Assert.Empty(errors);
+        Assert.NotNull(ProducerRequests.ReadSendMessage(body, MaxDelay, out _, new CallbackAddressPolicy(true, [])));
     }
 
     [Fact]
