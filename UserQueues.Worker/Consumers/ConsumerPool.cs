@@ -156,7 +156,11 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
         }
 
         var wanted = desired.Select(q => q.UserId).ToHashSet(StringComparer.Ordinal);
-        var toSubscribe = desired.Where(q => !IsSubscribed(q.UserId) && !IsParked(q.UserId) && (retryMissing || !_missing.ContainsKey(q.UserId))).ToList();
+        var toSubscribe = desired.Where(q => !IsSubscribed(q.UserId) && !IsParked(q.UserId) && (retryMissing || !_missing.ContainsKey(q.UserId))).ToArray();
+        // With single active consumer, the first replica to consume a queue is its active one.
+        // Replicas starting together subscribe in different random orders, so that each ends up
+        // active for a share of the queues instead of one replica for all of them.
+        Random.Shared.Shuffle(toSubscribe);
         var toCancel = _consumers.Keys.Where(u => !wanted.Contains(u)).ToList();
         foreach (var gone in _missing.Keys.Where(u => !wanted.Contains(u)))
         {

@@ -73,6 +73,21 @@ public sealed class BrokerProbe : IAsyncDisposable
         return bindings.GetArrayLength();
     }
 
+    /// <summary>
+    /// How many user queues each connection is the single active consumer of (the management
+    /// API's view; its statistics lag a few seconds).
+    /// </summary>
+    public async Task<IReadOnlyList<int>> ActiveUserQueuesPerConnectionAsync()
+    {
+        var consumers = await _management.GetFromJsonAsync<JsonElement>("api/consumers/%2F");
+        return [.. consumers.EnumerateArray()
+            .Where(c => c.GetProperty("queue").GetProperty("name").GetString()!.StartsWith(Topology.QueuePrefix, StringComparison.Ordinal)
+                && c.TryGetProperty("active", out var active) && active.GetBoolean())
+            .GroupBy(c => c.GetProperty("channel_details").GetProperty("connection_name").GetString())
+            .Select(g => g.Count())
+            .OrderDescending()];
+    }
+
     /// <summary>Takes (and removes) the dead letters of one user from the shared dead-letter queue.</summary>
     public async Task<List<(IReadOnlyBasicProperties Properties, string Body)>> TakeDeadLettersAsync(string userId)
     {

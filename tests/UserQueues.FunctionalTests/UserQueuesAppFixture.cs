@@ -5,6 +5,9 @@ using Microsoft.Extensions.Options;
 using UserQueues.Messaging;
 using UserQueues.Messaging.Registry;
 
+// One system at a time: each starts a broker and four services on a 2-core machine.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace UserQueues.FunctionalTests;
 
 /// <summary>
@@ -12,8 +15,11 @@ namespace UserQueues.FunctionalTests;
 /// (Debian's rabbitmq-server as a private node), with its own data folder and ports, plus a
 /// callback sink and a probe on the broker.
 /// </summary>
-public sealed class UserQueuesAppFixture : IAsyncLifetime
+public class UserQueuesAppFixture : IAsyncLifetime
 {
+    /// <summary>Worker processes the AppHost starts.</summary>
+    protected virtual int WorkerReplicas => 1;
+
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
     private readonly string _dataDirectory = Directory.CreateTempSubdirectory("uq-functional-").FullName;
 
@@ -46,6 +52,7 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
             [
                 $"--Messaging:Mode={BrokerMode}",
                 $"--DataDirectory={_dataDirectory}",
+                $"--Worker:Replicas={WorkerReplicas}",
                 "--Worker:ReconcileIntervalSeconds=2",
                 "--Worker:ExpiryCheckIntervalSeconds=1",
                 "--Delivery:TimeoutSeconds=5",
@@ -86,7 +93,7 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
         Broker = await BrokerProbe.ConnectAsync(
             (await App.GetConnectionStringAsync("messaging", timeout.Token))!,
             App.GetEndpoint("messaging", "management"));
-        await WaitForWorkersAsync(1);
+        await WaitForWorkersAsync(WorkerReplicas);
     }
 
     /// <summary>Where every resource's console output goes, one file per resource, for diagnosing a failed run.</summary>
@@ -105,27 +112,30 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// Kills the worker process with SIGKILL (no shutdown at all), then waits until Aspire has
-    /// seen it exit. Only this fixture's worker: it is the one whose registry is in this data folder.
+    /// Kills one worker process with SIGKILL (no shutdown at all), then waits until the broker has
+    /// seen it go. Only this fixture's workers: their registry is in this data folder.
     /// </summary>
     public async Task KillWorkerAsync()
     {
         var marker = $"Registry__Path={Path.Combine(_dataDirectory, "registry.db")}";
-        var killed = 0;
+        var mine = new List<Process>();
         foreach (var process in Process.GetProcessesByName("UserQueues.Worker"))
         {
             var environment = await File.ReadAllTextAsync($"/proc/{process.Id}/environ");
             if (environment.Split('\0').Contains(marker))
             {
-                process.Kill();
-                killed++;
+                mine.Add(process);
             }
         }
 
-        Assert.Equal(1, killed);
-        await WaitForWorkersAsync(0);
-        await App.ResourceNotifications.WaitForResourceAsync("worker", e => KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), CancellationToken.None)
-            .WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(WorkerReplicas, mine.Count);
+        mine[0].Kill();
+        await WaitForWorkersAsync(WorkerReplicas - 1);
+        if (WorkerReplicas == 1)
+        {
+            await App.ResourceNotifications.WaitForResourceAsync("worker", e => KnownResourceStates.TerminalStates.Contains(e.Snapshot.State?.Text), CancellationToken.None)
+                .WaitAsync(TimeSpan.FromSeconds(60));
+        }
     }
 
     /// <summary>Stops or starts the broker resource (a graceful RabbitMQ stop; its data folder stays).</summary>
@@ -152,6 +162,18 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
             Trace.WriteLine($"Could not delete {_dataDirectory}: {e.Message}");
         }
     }
+}
+
+/// <summary>The same system with two worker replicas.</summary>
+public sealed class ReplicatedAppFixture : UserQueuesAppFixture
+{
+    protected override int WorkerReplicas => 2;
+}
+
+[CollectionDefinition(Name)]
+public sealed class ReplicatedAppGroup : ICollectionFixture<ReplicatedAppFixture>
+{
+    public const string Name = "UserQueues app with two workers";
 }
 
 [CollectionDefinition(Name)]
