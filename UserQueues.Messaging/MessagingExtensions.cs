@@ -47,6 +47,7 @@ public static class MessagingExtensions
         builder.Services.AddSingleton<BrokerTopology>();
         builder.Services.AddSingleton<MessagePublisher>();
         builder.Services.AddSingleton<UserQueueProvisioner>();
+        builder.Services.AddSingleton<DeadLetters>();
         builder.Services.AddSingleton<IQueueRegistry, SqliteQueueRegistry>();
         builder.Services.AddSingleton<QueueCounters>();
         builder.Services.AddHostedService<MessagingStartup>();

@@ -36,6 +36,10 @@ public sealed class MessagingOptions
     [Range(1, Topology.MaxLevelDelaySeconds)]
     public long MaxDelaySeconds { get; set; } = 7 * 24 * 60 * 60;
 
+    /// <summary>Most dead letters (of all users) one dead-letter call looks at.</summary>
+    [Range(1, 1_000_000)]
+    public int DeadLetterScanLimit { get; set; } = 10_000;
+
     /// <summary>Seed <c>SHARD_COUNT</c>: shards of the sharded topology (not used by the per-user topology).</summary>
     [Range(1, 1024)]
     public int ShardCount { get; set; } = 10;
