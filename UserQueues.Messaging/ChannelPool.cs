@@ -46,7 +46,7 @@ public sealed class ChannelPool : IAsyncDisposable
             }
             else if (channel is not null)
             {
-                await DisposeQuietlyAsync(channel).ConfigureAwait(false);
+                await channel.CloseQuietlyAsync().ConfigureAwait(false);
             }
 
             _slots.Release();
@@ -69,41 +69,17 @@ public sealed class ChannelPool : IAsyncDisposable
                 return idle;
             }
 
-            await DisposeQuietlyAsync(idle).ConfigureAwait(false);
+            await idle.CloseQuietlyAsync().ConfigureAwait(false);
         }
 
         return await _connection.CreateChannelAsync(_options, cancellationToken).ConfigureAwait(false);
-    }
-
-    private static async Task DisposeQuietlyAsync(IChannel channel)
-    {
-        try
-        {
-            await channel.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // A channel that is already gone cannot be closed more; nothing is lost with it.
-        }
     }
 
     public async ValueTask DisposeAsync()
     {
         while (_idle.TryTake(out var channel))
         {
-            if (channel.IsOpen)
-            {
-                try
-                {
-                    await channel.CloseAsync().ConfigureAwait(false);
-                }
-                catch (Exception)
-                {
-                    // Closing on shutdown is best effort: the connection closes right after.
-                }
-            }
-
-            await DisposeQuietlyAsync(channel).ConfigureAwait(false);
+            await channel.CloseQuietlyAsync().ConfigureAwait(false);
         }
 
         _slots.Dispose();

@@ -21,26 +21,16 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
         ("dead_lettered", "INTEGER NOT NULL DEFAULT 0"),
     ];
 
-    private readonly string _connectionString;
+    private readonly RegistryDatabase _database;
 
     public SqliteQueueRegistry(IOptions<RegistryOptions> options)
     {
-        var path = Path.GetFullPath(options.Value.Path);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-            // Microsoft.Data.Sqlite retries a busy database until the command timeout.
-            DefaultTimeout = 30,
-        }.ToString();
+        _database = new RegistryDatabase(options.Value);
     }
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, """
             PRAGMA journal_mode = WAL;
             CREATE TABLE IF NOT EXISTS queues (
@@ -84,7 +74,7 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
 
     public async Task<QueueRecord?> FindAsync(string userId, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {Columns} FROM queues WHERE user_id = $userId";
         command.Parameters.AddWithValue("$userId", userId);
@@ -94,7 +84,7 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
 
     public async Task<QueueRecord> RegisterAsync(string userId, long ttlMs, QueueOrdering ordering, DateTimeOffset createdAt, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = $"""
             INSERT INTO queues (user_id, queue_name, routing_key, ttl_ms, ordering, created_at, last_activity_at)
@@ -115,7 +105,7 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
 
     public async Task<IReadOnlyList<QueueRecord>> ListAsync(ConsumerStatus? status, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = status is null
             ? $"SELECT {Columns} FROM queues ORDER BY user_id"
@@ -137,7 +127,7 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
 
     public async Task<bool> SetStatusAsync(string userId, ConsumerStatus status, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = "UPDATE queues SET status = $status WHERE user_id = $userId";
         command.Parameters.AddWithValue("$status", StatusText(status));
@@ -147,7 +137,7 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
 
     public async Task TouchAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = "UPDATE queues SET last_activity_at = max(coalesce(last_activity_at, 0), $at) WHERE user_id = $userId";
         command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
@@ -157,7 +147,7 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
 
     public async Task<IReadOnlyList<QueueRecord>> ListIdleAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = $"""
             SELECT {Columns} FROM queues
@@ -178,7 +168,7 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
 
     public async Task<bool> RemoveIfIdleAsync(string userId, DateTimeOffset? lastActivityAt, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = """
             DELETE FROM queues
@@ -196,7 +186,7 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
             return;
         }
 
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
@@ -225,13 +215,6 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        return connection;
     }
 
     private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)

@@ -12,21 +12,12 @@ namespace UserQueues.Messaging.Registry;
 // broker's messages are); encrypting them at rest (ASP.NET Core Data Protection) is a later step.
 public sealed class SqliteWebhookSecretStore : IWebhookSecretStore
 {
-    private readonly string _connectionString;
+    private readonly RegistryDatabase _database;
     private volatile bool _schemaReady;
 
     public SqliteWebhookSecretStore(IOptions<RegistryOptions> options)
     {
-        var path = Path.GetFullPath(options.Value.Path);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
+        _database = new RegistryDatabase(options.Value);
     }
 
     public async Task<UserSigningSecrets?> FindAsync(string userId, CancellationToken cancellationToken)
@@ -88,8 +79,7 @@ public sealed class SqliteWebhookSecretStore : IWebhookSecretStore
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         if (!_schemaReady)
         {
             await EnsureSchemaAsync(connection, cancellationToken).ConfigureAwait(false);

@@ -206,20 +206,12 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
         await _abort.CancelAsync().ConfigureAwait(false);
         foreach (var lane in _lanes)
         {
-            if (lane.Channel is { } channel)
+            if (lane.Channel is { } channel && await channel.CloseQuietlyAsync().ConfigureAwait(false) is { } problem)
             {
-                try
-                {
-                    await channel.CloseAsync().ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    LogSettleOnClose(_logger, lane.Index, e.Message);
-                }
-
-                await channel.DisposeAsync().ConfigureAwait(false);
-                lane.Channel = null;
+                LogSettleOnClose(_logger, lane.Index, problem);
             }
+
+            lane.Channel = null;
         }
     }
 

@@ -56,18 +56,9 @@ internal sealed partial class ControlListener(IConnection connection, ConsumerPo
     public async ValueTask DisposeAsync()
     {
         // Called by the host at stop and again by the container at dispose.
-        if (Interlocked.Exchange(ref _channel, null) is { } channel)
+        if (Interlocked.Exchange(ref _channel, null) is { } channel && await channel.CloseQuietlyAsync().ConfigureAwait(false) is { } problem)
         {
-            try
-            {
-                await channel.CloseAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                LogCloseFailed(logger, e.Message);
-            }
-
-            await channel.DisposeAsync().ConfigureAwait(false);
+            LogCloseFailed(logger, problem);
         }
     }
 

@@ -52,18 +52,9 @@ internal sealed partial class DelayedForwarder(IConnection connection, UserQueue
 
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _channel, null) is { } channel)
+        if (Interlocked.Exchange(ref _channel, null) is { } channel && await channel.CloseQuietlyAsync().ConfigureAwait(false) is { } problem)
         {
-            try
-            {
-                await channel.CloseAsync().ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                LogCloseFailed(logger, e.Message);
-            }
-
-            await channel.DisposeAsync().ConfigureAwait(false);
+            LogCloseFailed(logger, problem);
         }
     }
 

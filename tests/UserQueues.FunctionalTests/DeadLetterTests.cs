@@ -12,12 +12,8 @@ public sealed class DeadLetterTests(UserQueuesAppFixture system)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(45);
 
-    private async Task<string> SendAsync(string userId, string path)
-    {
-        var response = await system.Api.PostAsJsonAsync("/send-message", new { userId, callbackUrl = system.Sink.UrlFor(path), payload = new { path } });
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("messageId").GetString()!;
-    }
+    private Task<string> SendAsync(string userId, string path) =>
+        system.SendAsync(new { userId, callbackUrl = system.Sink.UrlFor(path), payload = new { path } });
 
     [Fact]
     public async Task DeadLettersAreListedReplayedAndPurgedPerUserWithoutTouchingOthers()

@@ -10,18 +10,11 @@ public sealed class DeliveryGuaranteeTests(UserQueuesAppFixture system)
 {
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(45);
 
-    private async Task<string> SendAsync(object request)
-    {
-        var response = await system.Api.PostAsJsonAsync("/send-message", request);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("messageId").GetString()!;
-    }
-
     [Fact]
     public async Task ADelayedMessageArrivesNoSoonerThanItsDelayThroughTheDelayLevels()
     {
         var sentAt = DateTimeOffset.UtcNow;
-        var messageId = await SendAsync(new { userId = "delay-1", callbackUrl = system.Sink.UrlFor("delay-1"), payload = 1, delaySeconds = 3 });
+        var messageId = await system.SendAsync(new { userId = "delay-1", callbackUrl = system.Sink.UrlFor("delay-1"), payload = 1, delaySeconds = 3 });
 
         var callback = Assert.Single(await system.Sink.WaitForAsync("delay-1", c => c.Count >= 1, DeliveryTimeout));
 
@@ -34,7 +27,7 @@ public sealed class DeliveryGuaranteeTests(UserQueuesAppFixture system)
     [Fact]
     public async Task AFailingCallbackIsRetriedWithTheSameWebhookIdUntilItSucceeds()
     {
-        var messageId = await SendAsync(new { userId = "retry-1", callbackUrl = system.Sink.UrlFor("flaky/2/503/retry-1"), payload = new { n = 1 } });
+        var messageId = await system.SendAsync(new { userId = "retry-1", callbackUrl = system.Sink.UrlFor("flaky/2/503/retry-1"), payload = new { n = 1 } });
 
         var callbacks = await system.Sink.WaitForAsync("flaky/2/503/retry-1", c => c.Any(r => r.AnsweredStatus == 200), DeliveryTimeout);
 
@@ -47,7 +40,7 @@ public sealed class DeliveryGuaranteeTests(UserQueuesAppFixture system)
     [Fact]
     public async Task RetryAfterFromTheReceiverIsHonoured()
     {
-        await SendAsync(new { userId = "retry-after-1", callbackUrl = system.Sink.UrlFor("flaky/1/429/retry-after-1"), payload = 1 });
+        await system.SendAsync(new { userId = "retry-after-1", callbackUrl = system.Sink.UrlFor("flaky/1/429/retry-after-1"), payload = 1 });
 
         var callbacks = await system.Sink.WaitForAsync("flaky/1/429/retry-after-1", c => c.Count >= 2, DeliveryTimeout);
 
@@ -59,7 +52,7 @@ public sealed class DeliveryGuaranteeTests(UserQueuesAppFixture system)
     [Fact]
     public async Task AMessageThatKeepsFailingIsDeadLetteredAfterFiveAttemptsWithWhy()
     {
-        var messageId = await SendAsync(new { userId = "exhaust-1", callbackUrl = system.Sink.UrlFor("status/503/exhaust-1"), payload = new { keep = true } });
+        var messageId = await system.SendAsync(new { userId = "exhaust-1", callbackUrl = system.Sink.UrlFor("status/503/exhaust-1"), payload = new { keep = true } });
 
         var letters = await Eventually.WaitAsync(() => system.Broker.TakeDeadLettersAsync("exhaust-1"), l => l.Count > 0, DeliveryTimeout, "a dead letter for exhaust-1");
 
@@ -76,7 +69,7 @@ public sealed class DeliveryGuaranteeTests(UserQueuesAppFixture system)
     [Fact]
     public async Task APermanentFailureIsDeadLetteredAtOnceWithoutRetry()
     {
-        await SendAsync(new { userId = "permanent-1", callbackUrl = system.Sink.UrlFor("status/404/permanent-1"), payload = 1 });
+        await system.SendAsync(new { userId = "permanent-1", callbackUrl = system.Sink.UrlFor("status/404/permanent-1"), payload = 1 });
 
         var letters = await Eventually.WaitAsync(() => system.Broker.TakeDeadLettersAsync("permanent-1"), l => l.Count > 0, DeliveryTimeout, "a dead letter for permanent-1");
 
@@ -87,9 +80,9 @@ public sealed class DeliveryGuaranteeTests(UserQueuesAppFixture system)
     [Fact]
     public async Task WithDefaultOrderingALaterMessageOvertakesOneBeingRetried()
     {
-        await SendAsync(new { userId = "overtake-1", callbackUrl = system.Sink.UrlFor("flaky/1/503/overtake-1/a"), payload = "a" });
-        await SendAsync(new { userId = "overtake-1", callbackUrl = system.Sink.UrlFor("flaky/1/503/overtake-1/b"), payload = "b" });
-        var ok = await SendAsync(new { userId = "overtake-1", callbackUrl = system.Sink.UrlFor("overtake-1/c"), payload = "c" });
+        await system.SendAsync(new { userId = "overtake-1", callbackUrl = system.Sink.UrlFor("flaky/1/503/overtake-1/a"), payload = "a" });
+        await system.SendAsync(new { userId = "overtake-1", callbackUrl = system.Sink.UrlFor("flaky/1/503/overtake-1/b"), payload = "b" });
+        var ok = await system.SendAsync(new { userId = "overtake-1", callbackUrl = system.Sink.UrlFor("overtake-1/c"), payload = "c" });
 
         await system.Sink.WaitForAsync("flaky/1/503/overtake-1", c => c.Count(r => r.AnsweredStatus == 200) == 2, DeliveryTimeout);
         var c = Assert.Single(system.Sink.For("overtake-1/c"));
@@ -107,9 +100,9 @@ public sealed class DeliveryGuaranteeTests(UserQueuesAppFixture system)
         await Eventually.WaitAsync(async () => (await system.Broker.InspectAsync("queue.user.strict-1"))?.ConsumerCount ?? 0, n => n == 1,
             TimeSpan.FromSeconds(20), "a consumer on queue.user.strict-1");
 
-        var first = await SendAsync(new { userId = "strict-1", callbackUrl = system.Sink.UrlFor("flaky/2/503/strict-1"), payload = 1 });
-        var second = await SendAsync(new { userId = "strict-1", callbackUrl = system.Sink.UrlFor("strict-1-next"), payload = 2 });
-        var elsewhere = await SendAsync(new { userId = "strict-other", callbackUrl = system.Sink.UrlFor("strict-other"), payload = 3 });
+        var first = await system.SendAsync(new { userId = "strict-1", callbackUrl = system.Sink.UrlFor("flaky/2/503/strict-1"), payload = 1 });
+        var second = await system.SendAsync(new { userId = "strict-1", callbackUrl = system.Sink.UrlFor("strict-1-next"), payload = 2 });
+        var elsewhere = await system.SendAsync(new { userId = "strict-other", callbackUrl = system.Sink.UrlFor("strict-other"), payload = 3 });
 
         var next = Assert.Single(await system.Sink.WaitForAsync("strict-1-next", c => c.Count >= 1, DeliveryTimeout));
         var callbacks = system.Sink.For("flaky/2/503/strict-1");

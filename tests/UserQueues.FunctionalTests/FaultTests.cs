@@ -13,13 +13,6 @@ public sealed class FaultTests(UserQueuesAppFixture system)
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(90);
 
-    private async Task<string> SendAsync(object request)
-    {
-        var response = await system.Api.PostAsJsonAsync("/send-message", request);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("messageId").GetString()!;
-    }
-
     [Fact]
     public async Task AWorkerKilledMidStreamLosesNothingAndKeepsFirstArrivalsInOrder()
     {
@@ -31,7 +24,7 @@ public sealed class FaultTests(UserQueuesAppFixture system)
             var ids = sent.GetOrAdd(userId, _ => []);
             for (var seq = 0; seq < perUser; seq++)
             {
-                ids.Add(await SendAsync(new { userId, callbackUrl = system.Sink.UrlFor($"slow/100/kill/{userId}"), payload = new { seq } }));
+                ids.Add(await system.SendAsync(new { userId, callbackUrl = system.Sink.UrlFor($"slow/100/kill/{userId}"), payload = new { seq } }));
             }
         }));
 
@@ -55,7 +48,7 @@ public sealed class FaultTests(UserQueuesAppFixture system)
     [Fact]
     public async Task ABrokerRestartAnswers503WhileDownAndLosesNothingConfirmedIncludingDelayedMessages()
     {
-        var delayed = await SendAsync(new { userId = "chaos-delay", callbackUrl = system.Sink.UrlFor("chaos-delay"), payload = 1, delaySeconds = 4 });
+        var delayed = await system.SendAsync(new { userId = "chaos-delay", callbackUrl = system.Sink.UrlFor("chaos-delay"), payload = 1, delaySeconds = 4 });
         var confirmed = new ConcurrentBag<string>();
         var refused = 0;
         var longest = TimeSpan.Zero;
@@ -124,7 +117,7 @@ public sealed class FaultTests(UserQueuesAppFixture system)
             port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
 
-        var id = await SendAsync(new { userId = "down-1", callbackUrl = $"http://127.0.0.1:{port}/cb/down-1", payload = 1 });
+        var id = await system.SendAsync(new { userId = "down-1", callbackUrl = $"http://127.0.0.1:{port}/cb/down-1", payload = 1 });
         // Nothing listens: attempts fail with "connection refused" until the receiver starts.
         await Eventually.WaitAsync(async () => (await system.Registry.FindAsync("down-1", CancellationToken.None))?.Counts.Failed ?? 0,
             failed => failed >= 2, Deadline, "two failed attempts");

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -98,6 +99,14 @@ public class UserQueuesAppFixture : IAsyncLifetime
 
     /// <summary>Where every resource's console output goes, one file per resource, for diagnosing a failed run.</summary>
     public static string ResourceLogDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "resource-logs");
+
+    /// <summary>POSTs a send-message that must be accepted; returns its messageId.</summary>
+    public async Task<string> SendAsync(object request)
+    {
+        var response = await Api.PostAsJsonAsync("/send-message", request);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        return (await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("messageId").GetString()!;
+    }
 
     /// <summary>Waits until <paramref name="count"/> worker instances listen on the control exchange.</summary>
     public Task WaitForWorkersAsync(int count) =>
