@@ -1,0 +1,37 @@
+using Spectre.Console;
+using UserQueues.Bench;
+
+BenchSettings settings;
+try
+{
+    settings = BenchSettings.Parse(args);
+}
+catch (Exception e) when (e is ArgumentException or FormatException or UriFormatException)
+{
+    Console.Error.WriteLine(e.Message);
+    Console.Error.WriteLine(BenchSettings.Usage);
+    return 2;
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+
+if (Console.IsOutputRedirected)
+{
+    // A log file or a pipe: wide enough that the table's rows stay one line each.
+    AnsiConsole.Profile.Width = 200;
+}
+
+AnsiConsole.MarkupLine(Markup.Escape($"Bench run {settings.RunId}: API {settings.Api}, broker {settings.Amqp!.Host}:{settings.Amqp.Port}, groups {string.Join(',', settings.Groups)}"));
+var report = await ConsoleOutput.RunWithProgressAsync(settings, cancel.Token);
+ConsoleOutput.WriteReport(report);
+if (ConsoleOutput.WriteJson(report, settings.ResultsDirectory) is { } path)
+{
+    AnsiConsole.MarkupLine(Markup.Escape($"Results written to {path}"));
+}
+
+return report.Deliveries.Any(d => d.Lost > 0 || d.OrderViolations > 0) ? 1 : 0;
