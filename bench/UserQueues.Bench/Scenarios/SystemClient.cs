@@ -157,6 +157,24 @@ public sealed class SystemClient : IDisposable
         return true;
     }
 
+    /// <summary>Waits until a user's queue has no consumer (the worker stopped); false at the deadline.</summary>
+    public static async Task<bool> WaitUnsubscribedAsync(IConnection connection, string userId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        var deadline = Stopwatch.StartNew();
+        while ((await channel.QueueDeclarePassiveAsync(Topology.QueueName(userId), cancellationToken)).ConsumerCount > 0)
+        {
+            if (deadline.Elapsed > timeout)
+            {
+                return false;
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+
+        return true;
+    }
+
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
     public void Dispose() => _http.Dispose();
