@@ -11,6 +11,7 @@ public sealed class DeliveryTracker
 {
     private readonly Lock _lock = new();
     private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+    private readonly HashSet<(int User, int Sequence)> _delivered = [];
     private readonly int[] _lastSequence;
     private readonly List<long> _latencies;
     private readonly TaskCompletionSource _complete = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -28,7 +29,7 @@ public sealed class DeliveryTracker
     }
 
     public string Name { get; }
-    public int Expected { get; }
+    public int Expected { get; private set; }
     public int Unique { get; private set; }
     public int Duplicates { get; private set; }
     public int OrderViolations { get; private set; }
@@ -63,13 +64,38 @@ public sealed class DeliveryTracker
                 _lastSequence[user] = sequence;
             }
 
+            _delivered.Add((user, sequence));
             _latencies.Add(now - sentTimestamp);
             LastDeliveryTimestamp = now;
             Unique++;
-            if (Unique == Expected)
+            if (Unique >= Expected)
             {
                 _complete.TrySetResult();
             }
+        }
+    }
+
+    /// <summary>
+    /// Sends the API refused (or that failed) need not arrive: wait for the others only. One may
+    /// arrive all the same (a 503 after the broker had the message): it is counted, not awaited.
+    /// </summary>
+    public void NotExpected(int count)
+    {
+        lock (_lock)
+        {
+            Expected -= count;
+            if (Unique >= Expected)
+            {
+                _complete.TrySetResult();
+            }
+        }
+    }
+
+    public bool WasDelivered(int user, int sequence)
+    {
+        lock (_lock)
+        {
+            return _delivered.Contains((user, sequence));
         }
     }
 

@@ -9,11 +9,15 @@ public static class SendPlan
 {
     public static int MessagesFor(int user, int users, int messages) => messages / users + (user < messages % users ? 1 : 0);
 
+    /// <summary>Every (user, sequence) of the plan.</summary>
+    public static IEnumerable<(int User, int Sequence)> All(int users, int messages) =>
+        Enumerable.Range(0, users).SelectMany(u => Enumerable.Range(0, MessagesFor(u, users, messages)).Select(s => (u, s)));
+
     /// <summary>Runs <paramref name="send"/>(user, sequence) for every message; returns the failed sends.</summary>
-    public static async Task<int> RunAsync(int users, int messages, int concurrency, Func<int, int, Task<bool>> send, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyCollection<(int User, int Sequence)>> RunAsync(int users, int messages, int concurrency, Func<int, int, Task<bool>> send, CancellationToken cancellationToken)
     {
         using var gate = new SemaphoreSlim(concurrency);
-        var failures = 0;
+        var failures = new System.Collections.Concurrent.ConcurrentBag<(int, int)>();
         var chains = Enumerable.Range(0, users).Select(async user =>
         {
             var count = MessagesFor(user, users, messages);
@@ -24,7 +28,7 @@ public static class SendPlan
                 {
                     if (!await send(user, sequence))
                     {
-                        Interlocked.Increment(ref failures);
+                        failures.Add((user, sequence));
                     }
                 }
                 finally

@@ -98,7 +98,7 @@ public sealed class RawBroker : IAsyncDisposable
     /// Publishes <paramref name="messages"/> persistent messages over the queues (as SendPlan
     /// spreads them), each awaited until confirmed; returns the time until the last confirm.
     /// </summary>
-    public async Task<(TimeSpan Elapsed, int Failures)> PublishAsync(IReadOnlyList<string> queues, int messages, int concurrency, int channels, int payloadBytes, IProgressStep progress, CancellationToken cancellationToken)
+    public async Task<(TimeSpan Elapsed, IReadOnlyCollection<(int User, int Sequence)> Failures)> PublishAsync(IReadOnlyList<string> queues, int messages, int concurrency, int channels, int payloadBytes, IProgressStep progress, CancellationToken cancellationToken)
     {
         var options = new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true);
         var pool = new IChannel[channels];

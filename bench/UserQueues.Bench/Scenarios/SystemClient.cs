@@ -47,23 +47,33 @@ public sealed class SystemClient : IDisposable
         return (watch.Elapsed, failures);
     }
 
-    /// <summary>POST /send-message for every message of the plan, to the sink's callback URL.</summary>
-    public async Task<(TimeSpan Elapsed, int Failures)> SendAsync(IReadOnlyList<string> userIds, int messages, int concurrency, int payloadBytes, string callbackUrl, IProgressStep progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// POST /send-message for every message of the plan, to the sink's callback URL; returns the
+    /// failed sends and their statuses ("503×3, 0×1": 0 = no HTTP answer).
+    /// </summary>
+    public async Task<(TimeSpan Elapsed, IReadOnlyCollection<(int User, int Sequence)> Failures, string Statuses)> SendAsync(IReadOnlyList<string> userIds, int messages, int concurrency, int payloadBytes, string callbackUrl, IProgressStep progress, CancellationToken cancellationToken)
     {
+        var statuses = new System.Collections.Concurrent.ConcurrentDictionary<int, int>();
         var watch = Stopwatch.StartNew();
         var failures = await SendPlan.RunAsync(userIds.Count, messages, concurrency, async (user, sequence) =>
         {
             try
             {
                 var status = await SendOneAsync(userIds[user], callbackUrl, BenchPayload.Create(user, sequence, Stopwatch.GetTimestamp(), payloadBytes), delaySeconds: null, cancellationToken);
-                return status is >= 200 and < 300;
+                if (status is >= 200 and < 300)
+                {
+                    return true;
+                }
+
+                statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
+                return false;
             }
             finally
             {
                 progress.Increment();
             }
         }, cancellationToken);
-        return (watch.Elapsed, failures);
+        return (watch.Elapsed, failures, string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}×{s.Value}")));
     }
 
     /// <summary>One send-message; returns the HTTP status (0 when the request itself failed).</summary>
@@ -76,7 +86,7 @@ public sealed class SystemClient : IDisposable
             using var response = await _http.PostAsync("send-message", content, cancellationToken);
             return (int)response.StatusCode;
         }
-        catch (HttpRequestException)
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
             return 0;
         }
