@@ -11,6 +11,9 @@ public sealed record BenchSettings
     /// <summary>The broker the system uses, for the baseline and for checking subscriptions.</summary>
     public Uri? Amqp { get; init; }
 
+    /// <summary>Start the AppHost in the bench process (<see cref="HostedSystem"/>) instead of using a running system.</summary>
+    public bool Host { get; init; }
+
     /// <summary>Users of the small end-to-end scenario.</summary>
     public int Users { get; init; } = 100;
 
@@ -66,6 +69,8 @@ public sealed record BenchSettings
 
           --api URL              the system's API (default http://localhost:3001)
           --amqp URL             the broker the system uses (amqp://guest:guest@localhost:PORT), required
+          --host                 instead: start the AppHost in this process (local broker, free ports,
+                                 --data-directory or a new temp folder); also times worker start
           --users N              users of the small end-to-end run (100)
           --messages N           messages of the small end-to-end run (10000)
           --queues N             queues created in the scale run, and its users (10000)
@@ -87,6 +92,12 @@ public sealed record BenchSettings
         for (var i = 0; i < args.Length; i++)
         {
             var name = args[i];
+            if (name == "--host")
+            {
+                settings = settings with { Host = true };
+                continue;
+            }
+
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{name} needs a value.");
             int NextInt() => int.TryParse(Next(), CultureInfo.InvariantCulture, out var n) && n >= 0 ? n : throw new ArgumentException($"{name} needs a whole number ≥ 0.");
             settings = name switch
@@ -111,7 +122,7 @@ public sealed record BenchSettings
             };
         }
 
-        return settings.Amqp is null
+        return settings.Amqp is null && !settings.Host
             ? throw new ArgumentException("--amqp is required: the broker the system uses (the baseline runs on it). With the AppHost's local broker: amqp://guest:guest@localhost:<listeners.tcp.default of DataDirectory/rabbitmq/*/rabbitmq.conf>.")
             : settings;
     }

@@ -14,12 +14,12 @@ internal static class ConsoleOutput
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    public static Task<BenchReport> RunWithProgressAsync(BenchSettings settings, CancellationToken cancellationToken) =>
+    public static Task<BenchReport> RunWithProgressAsync(BenchSettings settings, WorkerControl? worker, CancellationToken cancellationToken) =>
         AnsiConsole.Progress()
             .AutoClear(false)
             .HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
-            .StartAsync(context => new BenchRunner(settings, new SpectreProgress(context)).RunAsync(cancellationToken));
+            .StartAsync(context => new BenchRunner(settings, new SpectreProgress(context), worker).RunAsync(cancellationToken));
 
     public static void WriteReport(BenchReport report)
     {

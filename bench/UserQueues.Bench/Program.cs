@@ -26,8 +26,42 @@ if (Console.IsOutputRedirected)
     AnsiConsole.Profile.Width = 200;
 }
 
-AnsiConsole.MarkupLine(Markup.Escape($"Bench run {settings.RunId}: API {settings.Api}, broker {settings.Amqp!.Host}:{settings.Amqp.Port}, groups {string.Join(',', settings.Groups)}"));
-var report = await ConsoleOutput.RunWithProgressAsync(settings, cancel.Token);
+HostedSystem? hosted = null;
+string? temporaryData = null;
+if (settings.Host)
+{
+    var dataDirectory = settings.DataDirectory ?? (temporaryData = Directory.CreateTempSubdirectory("uq-bench-host-").FullName);
+    AnsiConsole.MarkupLine(Markup.Escape($"Starting the AppHost in this process (data folder {dataDirectory})..."));
+    hosted = await HostedSystem.StartAsync(dataDirectory, cancel.Token);
+    settings = settings with { Api = hosted.Api, Amqp = hosted.Amqp, DataDirectory = dataDirectory };
+}
+
+BenchReport report;
+try
+{
+    AnsiConsole.MarkupLine(Markup.Escape($"Bench run {settings.RunId}: API {settings.Api}, broker {settings.Amqp!.Host}:{settings.Amqp.Port}, groups {string.Join(',', settings.Groups)}"));
+    report = await ConsoleOutput.RunWithProgressAsync(settings, hosted?.Worker, cancel.Token);
+}
+finally
+{
+    if (hosted is not null)
+    {
+        await hosted.DisposeAsync();
+    }
+
+    if (temporaryData is not null)
+    {
+        try
+        {
+            Directory.Delete(temporaryData, recursive: true);
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"Could not delete {temporaryData}: {e.Message}");
+        }
+    }
+}
+
 ConsoleOutput.WriteReport(report);
 if (ConsoleOutput.WriteJson(report, settings.ResultsDirectory) is { } path)
 {
