@@ -179,6 +179,8 @@ public sealed class BenchRunner(BenchSettings settings, IBenchProgress progress,
             _results.Add(new BenchResult("subscribe", $"first create-queue → all {users:N0} queues consumed vs raw declare+bind then basic.consume, {settings.BrokerChannels} channels", "s",
                 subscribed ? subscribe.TotalSeconds : null, rawDeclare.Value.TotalSeconds + rawConsume.TotalSeconds, Better.Lower, subscribed ? "ok" : "timed out",
                 $"last consumer {Math.Max(0, (subscribe - create).TotalSeconds):0.0} s after the last create-queue answered"));
+            _results.Add(new BenchResult("subscribe", $"raw basic.consume of {users:N0} queues over {settings.BrokerChannels} channels", "s",
+                null, rawConsume.TotalSeconds, Better.Lower, "baseline only", "the broker's own subscribe time"));
             _results.Add(restart is { } r
                 ? new BenchResult("subscribe", $"worker start → all {users:N0} queues consumed vs raw basic.consume over {settings.BrokerChannels} channels", "s",
                     r.Subscribed ? r.Elapsed.TotalSeconds : null, rawConsume.TotalSeconds, Better.Lower, r.Subscribed ? "ok" : "timed out",
