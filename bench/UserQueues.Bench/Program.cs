@@ -1,6 +1,12 @@
 using Spectre.Console;
 using UserQueues.Bench;
 
+if (args is ["--help"] or ["-h"])
+{
+    Console.WriteLine(BenchSettings.Usage);
+    return 0;
+}
+
 BenchSettings settings;
 try
 {
