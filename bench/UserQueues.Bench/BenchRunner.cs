@@ -302,7 +302,7 @@ public sealed class BenchRunner(BenchSettings settings, IBenchProgress progress,
         using var step = progress.Begin("GET /admin/queues", 5);
         for (var i = 0; i < 5; i++)
         {
-            var (status, elapsed, bytes) = await system.GetAdminAsync(Path, settings.AdminApiKey, cancellationToken);
+            var (status, elapsed, _) = await system.GetAdminAsync(Path, settings.AdminApiKey, cancellationToken);
             if (status == HttpStatusCode.NotFound)
             {
                 _results.Add(BenchResult.Missing("admin", "GET /admin/queues page time", "not available yet", "the API answers 404"));
@@ -317,7 +317,6 @@ public sealed class BenchRunner(BenchSettings settings, IBenchProgress progress,
 
             times.Add(elapsed.TotalMilliseconds);
             step.Increment();
-            _ = bytes;
         }
 
         times.Sort();
