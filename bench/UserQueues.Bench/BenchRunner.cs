@@ -1,0 +1,325 @@
+using System.Diagnostics;
+using System.Net;
+using RabbitMQ.Client;
+using UserQueues.Bench.Infrastructure;
+using UserQueues.Bench.Scenarios;
+
+namespace UserQueues.Bench;
+
+/// <summary>Stops and starts the system's worker, when whoever runs the bench can (an AppHost in the same process).</summary>
+public sealed record WorkerControl(Func<CancellationToken, Task> StopAsync, Func<CancellationToken, Task> StartAsync);
+
+/// <summary>
+/// Runs the scenario groups of <see cref="BenchSettings"/> against a running system, each beside
+/// its raw-broker baseline measured in the same run, and gathers the figures. With a
+/// <see cref="WorkerControl"/> the scale group also times worker start → all queues subscribed.
+/// </summary>
+public sealed class BenchRunner(BenchSettings settings, IBenchProgress progress, WorkerControl? worker = null)
+{
+    private readonly List<BenchResult> _results = [];
+    private readonly List<DeliveryCheck> _deliveries = [];
+
+    public async Task<BenchReport> RunAsync(CancellationToken cancellationToken)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var loadAtStart = ProcessMemory.LoadAverage();
+        await using var sink = await BenchCallbackSink.StartAsync();
+        await using var raw = await RawBroker.ConnectAsync(settings.Amqp!, cancellationToken);
+        using var system = new SystemClient(settings.Api, settings.Concurrency);
+        var probeFactory = new ConnectionFactory { Uri = settings.Amqp!, ClientProvidedName = "userqueues-bench-probe" };
+        await using var probe = await probeFactory.CreateConnectionAsync(cancellationToken);
+
+        if (settings.Runs("e2e"))
+        {
+            await EndToEndAsync("e2e", settings.Users, settings.Messages, sink, raw, system, probe, createTimed: false, cancellationToken);
+        }
+
+        if (settings.Runs("delay"))
+        {
+            await DelayAsync(sink, system, probe, cancellationToken);
+        }
+
+        if (settings.Runs("scale"))
+        {
+            await EndToEndAsync("scale", settings.Queues, settings.ScaleMessages, sink, raw, system, probe, createTimed: true, cancellationToken);
+        }
+
+        if (settings.Runs("admin"))
+        {
+            await AdminAsync(system, cancellationToken);
+        }
+
+        if (sink.Unknown > 0)
+        {
+            _results.Add(BenchResult.Missing("sink", "unreadable callbacks", "warning", $"{sink.Unknown} callbacks named no scenario of this run or had no bench payload"));
+        }
+
+        var machine = new MachineInfo(Environment.ProcessorCount, ProcessMemory.MemoryTotalMb(), raw.ServerVersion, loadAtStart, ProcessMemory.LoadAverage());
+        return new BenchReport(started, DateTimeOffset.UtcNow, machine, BenchSettingsSnapshot.Of(settings), _results, _deliveries);
+    }
+
+    /// <summary>
+    /// The baseline over <paramref name="users"/> raw queues, then the system over as many users:
+    /// queues created (timed when <paramref name="createTimed"/>), all subscribed, then
+    /// <paramref name="messages"/> sent and awaited at the sink.
+    /// </summary>
+    private async Task EndToEndAsync(string group, int users, int messages, BenchCallbackSink sink, RawBroker raw, SystemClient system, IConnection probe, bool createTimed, CancellationToken cancellationToken)
+    {
+        var label = $"{users:N0} users";
+        var prefix = $"{settings.RunId}-{group}";
+
+        // Baseline: declare (+ one channel sample when timed), consume, publish with confirms, ack.
+        var rawQueues = Enumerable.Range(0, users).Select(i => RawBroker.QueueName(prefix, i)).ToArray();
+        TimeSpan? rawDeclare = null;
+        double? singleChannelRate = null;
+        if (createTimed && settings.SingleChannelDeclares > 0)
+        {
+            var sample = Enumerable.Range(0, settings.SingleChannelDeclares).Select(i => RawBroker.QueueName(prefix + "-1ch", i)).ToArray();
+            using var step = progress.Begin($"raw declare+bind, 1 channel ({sample.Length:N0})", sample.Length);
+            var elapsed = await raw.DeclareAsync(sample, 1, step, cancellationToken);
+            singleChannelRate = sample.Length / elapsed.TotalSeconds;
+        }
+
+        using (var step = progress.Begin($"raw declare+bind, {settings.BrokerChannels} channels ({users:N0})", users))
+        {
+            rawDeclare = await raw.DeclareAsync(rawQueues, settings.BrokerChannels, step, cancellationToken);
+        }
+
+        TimeSpan rawConsume;
+        RawBroker.Consumers consumers;
+        using (var step = progress.Begin($"raw basic.consume, {settings.BrokerChannels} channels ({users:N0})", users))
+        {
+            (rawConsume, consumers) = await raw.ConsumeAsync(rawQueues, settings.BrokerChannels, step, cancellationToken);
+        }
+
+        TimeSpan rawPublish, rawEndToEnd;
+        var rawFailures = 0;
+        DeliveryTracker rawTracker;
+        await using (consumers)
+        {
+            rawTracker = new DeliveryTracker(prefix + "-raw", users, messages);
+            consumers.Tracker = rawTracker;
+            using var step = progress.Begin($"raw publish+confirm → consume+ack ({messages:N0} to {users:N0} queues)", messages);
+            var start = Stopwatch.GetTimestamp();
+            (rawPublish, var rawFailed) = await raw.PublishAsync(rawQueues, messages, settings.Concurrency, settings.PublishChannels, settings.PayloadBytes, step, cancellationToken);
+            rawFailures = rawFailed.Count;
+            rawTracker.NotExpected(rawFailures);
+            await rawTracker.WaitAsync(settings.DrainTimeout, cancellationToken);
+            rawEndToEnd = Stopwatch.GetElapsedTime(start, rawTracker.LastDeliveryTimestamp == 0 ? Stopwatch.GetTimestamp() : rawTracker.LastDeliveryTimestamp);
+        }
+
+        // The system: create the users' queues, wait until the worker consumes every one.
+        var userIds = Enumerable.Range(0, users).Select(i => $"{prefix}-u{i}").ToArray();
+        // The worker subscribes while the queues are still being created (the API's control command).
+        var subscribeWatch = Stopwatch.StartNew();
+        TimeSpan create;
+        int createFailures;
+        using (var step = progress.Begin($"POST /create-queue ({users:N0})", users))
+        {
+            (create, createFailures) = await system.CreateQueuesAsync(userIds, settings.Concurrency, step, cancellationToken);
+        }
+
+        bool subscribed;
+        using (var step = progress.Begin($"worker subscribed to all {users:N0} queues", users))
+        {
+            subscribed = await SystemClient.WaitSubscribedAsync(probe, userIds, settings.DrainTimeout, step, cancellationToken);
+        }
+
+        var subscribe = subscribeWatch.Elapsed;
+        var memoryAfterCreate = Memory();
+
+        var tracker = sink.Track(prefix, users, messages);
+        TimeSpan send;
+        IReadOnlyCollection<(int User, int Sequence)> failed;
+        string failedStatuses;
+        var sendStart = Stopwatch.GetTimestamp();
+        using (var step = progress.Begin($"POST /send-message ({messages:N0} to {users:N0} users)", messages))
+        {
+            (send, failed, failedStatuses) = await system.SendAsync(userIds, messages, settings.Concurrency, settings.PayloadBytes, sink.UrlFor(prefix), step, cancellationToken);
+        }
+
+        var sendFailures = failed.Count;
+        tracker.NotExpected(sendFailures);
+
+        using (var step = progress.Begin($"callbacks ({messages:N0})", messages))
+        {
+            var drain = Task.Run(() => tracker.WaitAsync(settings.DrainTimeout, cancellationToken), cancellationToken);
+            double shown = 0;
+            while (!drain.IsCompleted)
+            {
+                step.Increment(tracker.Unique - shown);
+                shown = tracker.Unique;
+                await Task.WhenAny(drain, Task.Delay(200, cancellationToken));
+            }
+
+            step.Increment(tracker.Unique - shown);
+        }
+
+        var endToEnd = Stopwatch.GetElapsedTime(sendStart, tracker.LastDeliveryTimestamp == 0 ? Stopwatch.GetTimestamp() : tracker.LastDeliveryTimestamp);
+        var failedSet = failed.ToHashSet();
+        var lost = SendPlan.All(users, messages).Count(m => !failedSet.Contains(m) && !tracker.WasDelivered(m.User, m.Sequence));
+        var failedButDelivered = failed.Count(m => tracker.WasDelivered(m.User, m.Sequence));
+        var memoryAfterSend = Memory();
+
+        var restart = createTimed ? await RestartWorkerAsync(probe, userIds, cancellationToken) : null;
+
+        // Figures.
+        var scenario = $"{group} ({label})";
+        if (createTimed)
+        {
+            _results.Add(new BenchResult("create queues", $"{users:N0} × POST /create-queue vs raw declare+bind over {settings.BrokerChannels} channels", "s",
+                create.TotalSeconds, rawDeclare?.TotalSeconds, Better.Lower, createFailures == 0 ? "ok" : "failures",
+                $"{users / create.TotalSeconds:N0}/s vs raw {users / rawDeclare!.Value.TotalSeconds:N0}/s; {createFailures} failed"));
+            if (singleChannelRate is { } rate)
+            {
+                _results.Add(new BenchResult("create queues", "raw declare+bind rate, 1 channel (broker limit)", "/s", rate, users / rawDeclare.Value.TotalSeconds, Better.Higher,
+                    Note: $"sample of {settings.SingleChannelDeclares:N0}; baseline column = {settings.BrokerChannels} channels; {users:N0} on 1 channel ≈ {users / rate:N0} s"));
+            }
+
+            _results.Add(new BenchResult("subscribe", $"first create-queue → all {users:N0} queues consumed vs raw declare+bind then basic.consume, {settings.BrokerChannels} channels", "s",
+                subscribed ? subscribe.TotalSeconds : null, rawDeclare.Value.TotalSeconds + rawConsume.TotalSeconds, Better.Lower, subscribed ? "ok" : "timed out",
+                $"last consumer {Math.Max(0, (subscribe - create).TotalSeconds):0.0} s after the last create-queue answered"));
+            _results.Add(new BenchResult("subscribe", $"raw basic.consume of {users:N0} queues over {settings.BrokerChannels} channels", "s",
+                null, rawConsume.TotalSeconds, Better.Lower, "baseline only", "the broker's own subscribe time"));
+            _results.Add(restart is { } r
+                ? new BenchResult("subscribe", $"worker start → all {users:N0} queues consumed vs raw basic.consume over {settings.BrokerChannels} channels", "s",
+                    r.Subscribed ? r.Elapsed.TotalSeconds : null, rawConsume.TotalSeconds, Better.Lower, r.Subscribed ? "ok" : "timed out",
+                    "from the AppHost's start command: includes the process start")
+                : BenchResult.Missing("subscribe", $"worker start → all {users:N0} queues consumed", "not measured",
+                    "needs a worker restart: run inside an AppHost (the CI smoke test does); TODO for the console"));
+        }
+
+        _results.Add(new BenchResult(scenario, "publish-only: send-message answered (confirmed) vs raw publish+confirm", "msg/s",
+            messages / send.TotalSeconds, messages / rawPublish.TotalSeconds, Better.Higher,
+            sendFailures == 0 ? "ok" : "failures", $"{settings.Concurrency} in flight; the worker consumes meanwhile, as the raw consumers do"
+                + (sendFailures == 0 ? "" : $"; {sendFailures} sends failed ({failedStatuses}), {failedButDelivered} of them delivered all the same")));
+        _results.Add(new BenchResult(scenario, "end-to-end: send → callback 2xx vs raw publish → consume+ack", "msg/s",
+            tracker.Unique / endToEnd.TotalSeconds, rawTracker.Unique / rawEndToEnd.TotalSeconds, Better.Higher,
+            lost == 0 ? "ok" : "incomplete", $"{tracker.Unique:N0}/{messages:N0} delivered, {lost} lost"));
+        var latency = tracker.Latency();
+        var rawLatency = rawTracker.Latency();
+        _results.Add(new BenchResult(scenario, "latency p50 (send → callback) under full load", "ms", latency.P50Ms, rawLatency.P50Ms, Better.Lower));
+        _results.Add(new BenchResult(scenario, "latency p99", "ms", latency.P99Ms, rawLatency.P99Ms, Better.Lower));
+        _results.Add(new BenchResult(scenario, "latency max", "ms", latency.MaxMs, rawLatency.MaxMs, Better.Lower));
+        if (createTimed || group == "e2e")
+        {
+            AddMemory(scenario, $"at {users:N0} queues, before sending", memoryAfterCreate);
+            AddMemory(scenario, $"at {users:N0} queues, after {messages:N0} messages", memoryAfterSend);
+        }
+
+        // Lost = answered 2xx and never called back; a failed send that arrived anyway is counted as delivered.
+        _deliveries.Add(new DeliveryCheck(scenario, messages - sendFailures, tracker.Unique, lost, tracker.Duplicates, tracker.OrderViolations, sendFailures));
+        _deliveries.Add(new DeliveryCheck(scenario + " raw baseline", messages - rawFailures, rawTracker.Unique, Math.Max(0, messages - rawFailures - rawTracker.Unique), rawTracker.Duplicates, rawTracker.OrderViolations, rawFailures));
+    }
+
+    /// <summary>Stops the worker, waits until its consumers are gone, starts it and times until every queue is consumed again.</summary>
+    private async Task<(TimeSpan Elapsed, bool Subscribed)?> RestartWorkerAsync(IConnection probe, string[] userIds, CancellationToken cancellationToken)
+    {
+        if (worker is null)
+        {
+            return null;
+        }
+
+        using (progress.Begin("worker stop", 1))
+        {
+            await worker.StopAsync(cancellationToken);
+            await SystemClient.WaitUnsubscribedAsync(probe, userIds[0], settings.DrainTimeout, cancellationToken);
+        }
+
+        using var step = progress.Begin($"worker start → all {userIds.Length:N0} queues subscribed", userIds.Length);
+        var watch = Stopwatch.StartNew();
+        await worker.StartAsync(cancellationToken);
+        var subscribed = await SystemClient.WaitSubscribedAsync(probe, userIds, settings.DrainTimeout, step, cancellationToken);
+        return (watch.Elapsed, subscribed);
+    }
+
+    private (IReadOnlyList<(int Pid, double RssMb)> Api, IReadOnlyList<(int Pid, double RssMb)> Worker) Memory() =>
+        (ProcessMemory.Find("UserQueues.Api", settings.DataDirectory), ProcessMemory.Find("UserQueues.Worker", settings.DataDirectory));
+
+    private void AddMemory(string scenario, string when, (IReadOnlyList<(int Pid, double RssMb)> Api, IReadOnlyList<(int Pid, double RssMb)> Worker) memory)
+    {
+        foreach (var (name, processes) in new[] { ("api", memory.Api), ("worker", memory.Worker) })
+        {
+            var note = settings.DataDirectory is null ? "all processes of that name on this machine (give --data-directory)" : $"{processes.Count} process(es)";
+            _results.Add(processes.Count == 0
+                ? BenchResult.Missing(scenario, $"{name} RSS {when}", "not found", "no such process on this machine: is the system local? (--data-directory)")
+                : new BenchResult(scenario, $"{name} RSS {when}", "MB", processes.Sum(p => p.RssMb), Better: Better.Lower, Note: note));
+        }
+    }
+
+    /// <summary>send-message with delaySeconds: the callback's lateness beyond the delay, or "not supported yet".</summary>
+    private async Task DelayAsync(BenchCallbackSink sink, SystemClient system, IConnection probe, CancellationToken cancellationToken)
+    {
+        var prefix = $"{settings.RunId}-delay";
+        var users = settings.MessagesPerDelay;
+        var userIds = Enumerable.Range(0, users).Select(i => $"{prefix}-u{i}").ToArray();
+        using (var step = progress.Begin($"delay: create {users} queues", users))
+        {
+            await system.CreateQueuesAsync(userIds, settings.Concurrency, step, cancellationToken);
+        }
+
+        await SystemClient.WaitSubscribedAsync(probe, userIds, settings.DrainTimeout, NoProgress.Instance.Begin("", 0), cancellationToken);
+        foreach (var delay in settings.DelaySeconds)
+        {
+            var scenario = $"delay {delay} s";
+            var tracker = sink.Track($"{prefix}{delay}", users, users);
+            var statuses = new int[users];
+            using (var step = progress.Begin($"delay {delay} s ({users} messages)", users))
+            {
+                await Task.WhenAll(Enumerable.Range(0, users).Select(async u =>
+                {
+                    statuses[u] = await system.SendOneAsync(userIds[u], sink.UrlFor($"{prefix}{delay}"),
+                        BenchPayload.Create(u, 0, Stopwatch.GetTimestamp(), settings.PayloadBytes), delay, cancellationToken);
+                }));
+                if (statuses.Any(s => s == 400))
+                {
+                    _results.Add(BenchResult.Missing(scenario, "lateness beyond the delay", "not supported yet", "the API answers 400 to delaySeconds > 0"));
+                    return;
+                }
+
+                if (statuses.Any(s => s is < 200 or >= 300))
+                {
+                    _results.Add(BenchResult.Missing(scenario, "lateness beyond the delay", "failed", $"send-message answered {string.Join(',', statuses.Distinct())}"));
+                    continue;
+                }
+
+                await tracker.WaitAsync(TimeSpan.FromSeconds(delay * 2 + 60), cancellationToken);
+                step.Increment(users);
+            }
+
+            var latency = tracker.Latency();
+            var delayMs = delay * 1000.0;
+            _results.Add(new BenchResult(scenario, "lateness beyond the delay p50", "ms", latency.P50Ms - delayMs, Better: Better.Lower, Status: tracker.Unique == users ? "ok" : "incomplete"));
+            _results.Add(new BenchResult(scenario, "lateness beyond the delay p99", "ms", latency.P99Ms - delayMs, Better: Better.Lower, Note: "negative = early"));
+        }
+    }
+
+    /// <summary>GET /admin/queues, first page and a few repeats; "not available yet" on 404.</summary>
+    private async Task AdminAsync(SystemClient system, CancellationToken cancellationToken)
+    {
+        const string Path = "admin/queues";
+        var times = new List<double>();
+        using var step = progress.Begin("GET /admin/queues", 5);
+        for (var i = 0; i < 5; i++)
+        {
+            var (status, elapsed, _) = await system.GetAdminAsync(Path, settings.AdminApiKey, cancellationToken);
+            if (status == HttpStatusCode.NotFound)
+            {
+                _results.Add(BenchResult.Missing("admin", "GET /admin/queues page time", "not available yet", "the API answers 404"));
+                return;
+            }
+
+            if ((int)status is < 200 or >= 300)
+            {
+                _results.Add(BenchResult.Missing("admin", "GET /admin/queues page time", $"HTTP {(int)status}", "check --admin-key"));
+                return;
+            }
+
+            times.Add(elapsed.TotalMilliseconds);
+            step.Increment();
+        }
+
+        times.Sort();
+        _results.Add(new BenchResult("admin", "GET /admin/queues page time, median of 5", "ms", times[2], Better: Better.Lower, Note: $"max {times[^1]:N0} ms"));
+    }
+}
