@@ -17,6 +17,7 @@ if (app.Environment.IsDevelopment())
 
 app.MapDefaultEndpoints();
 app.MapProducerApi();
+app.MapAdminApi();
 app.MapTestCallbackApi();
 
 app.Run();

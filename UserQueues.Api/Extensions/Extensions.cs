@@ -9,6 +9,7 @@ internal static class Extensions
     {
         builder.UseSeedPort();
         builder.AddUserQueuesMessaging();
+        builder.AddAdminApi();
 
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
         {

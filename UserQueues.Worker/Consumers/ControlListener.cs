@@ -29,15 +29,25 @@ internal sealed partial class ControlListener(IConnection connection, ConsumerPo
             return;
         }
 
+        pool.NoteCommand(command.UserId);
         try
         {
-            var task = command.Action switch
+            switch (command.Action)
             {
-                ControlAction.Subscribe => pool.SubscribeAsync(command.UserId, cancellationToken),
-                ControlAction.Unsubscribe => pool.UnsubscribeAsync(command.UserId, cancellationToken),
-                _ => Task.CompletedTask,
-            };
-            await task.ConfigureAwait(false);
+                case ControlAction.Subscribe:
+                    await pool.SubscribeAsync(command.UserId!, cancellationToken).ConfigureAwait(false);
+                    break;
+                case ControlAction.Unsubscribe:
+                    await pool.UnsubscribeAsync(command.UserId!, cancellationToken).ConfigureAwait(false);
+                    break;
+                case ControlAction.UnsubscribeAll:
+                    await pool.UnsubscribeAllAsync(cancellationToken).ConfigureAwait(false);
+                    break;
+                case ControlAction.ReconcileAll:
+                    // The registry already says running for every queue: reconciliation subscribes them.
+                    pool.RequestReconcile();
+                    break;
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -75,7 +85,7 @@ internal sealed partial class ControlListener(IConnection connection, ConsumerPo
     private static partial void LogIgnored(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Control command {Action} for {UserId} failed: {Reason}")]
-    private static partial void LogCommandFailed(ILogger logger, ControlAction action, string userId, string reason);
+    private static partial void LogCommandFailed(ILogger logger, ControlAction action, string? userId, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Closing the control channel failed: {Reason}")]
     private static partial void LogCloseFailed(ILogger logger, string reason);

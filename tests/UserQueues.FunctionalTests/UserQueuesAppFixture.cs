@@ -21,6 +21,9 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
     public static string BrokerMode { get; } =
         Environment.GetEnvironmentVariable("USERQUEUES_TEST_BROKER_MODE") is { Length: > 0 } mode ? mode : "local";
 
+    /// <summary>The admin API key the system runs with (not the seed's default: outside Development that one is refused).</summary>
+    public string AdminApiKey { get; } = "functional-" + Guid.NewGuid().ToString("N");
+
     public DistributedApplication App { get; private set; } = null!;
     public HttpClient Api { get; private set; } = null!;
     public CallbackSink Sink { get; private set; } = null!;
@@ -37,6 +40,9 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
                 $"--DataDirectory={_dataDirectory}",
                 "--Worker:ReconcileIntervalSeconds=2",
                 "--Delivery:TimeoutSeconds=5",
+                // The AppHost forwards the seed's variable to the services, as run.sh would.
+                $"--ADMIN_API_KEY={AdminApiKey}",
+                "--Messaging:Management:SnapshotIntervalSeconds=1",
             ],
             (options, _) => options.DisableDashboard = true,
             timeout.Token);
@@ -62,6 +68,14 @@ public sealed class UserQueuesAppFixture : IAsyncLifetime
             (await App.GetConnectionStringAsync("messaging", timeout.Token))!,
             App.GetEndpoint("messaging", "management"));
         await WaitForWorkersAsync(1);
+    }
+
+    /// <summary>A client of the API that sends the admin key on every request.</summary>
+    public HttpClient CreateAdminClient()
+    {
+        var client = App.CreateHttpClient("api");
+        client.DefaultRequestHeaders.Add("x-api-key", AdminApiKey);
+        return client;
     }
 
     /// <summary>Where every resource's console output goes, one file per resource, for diagnosing a failed run.</summary>
