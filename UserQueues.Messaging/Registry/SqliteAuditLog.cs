@@ -68,7 +68,7 @@ public sealed class SqliteAuditLog : IAuditLog
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         var total = reader.GetInt32(0);
         await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
-        var entries = new List<AuditEntry>(pageSize);
+        var entries = new List<AuditEntry>(Math.Min(pageSize, 1024));
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             entries.Add(new AuditEntry(

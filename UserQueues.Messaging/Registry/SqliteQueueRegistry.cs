@@ -167,7 +167,7 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         var total = reader.GetInt32(0);
         await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
-        var records = new List<QueueRecord>(pageSize);
+        var records = new List<QueueRecord>(Math.Min(pageSize, 1024));
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             records.Add(Read(reader));

@@ -135,6 +135,27 @@ public sealed class AdminApiTests(UserQueuesAppFixture system) : IDisposable
     }
 
     [Fact]
+    public async Task AStoppedConsumerStaysStoppedWhenTheWorkerRestarts()
+    {
+        const string user = "admin-restart-1";
+        await CreateQueueAsync(user);
+        await PostAsync("/admin/stop-consumer", new { userId = user });
+        await Eventually.WaitAsync(() => ConsumersAsync(user), n => n == 0, CommandTimeout, "the stopped queue has no consumer");
+
+        await system.ExecuteOnWorkerAsync(KnownResourceCommands.StopCommand);
+        await system.WaitForWorkersAsync(0);
+        await SendAsync(user, 1);
+        await system.ExecuteOnWorkerAsync(KnownResourceCommands.StartCommand);
+        await system.WaitForWorkersAsync(1);
+
+        // The restarted worker read the registry: the queue stays unconsumed, its message waits.
+        await Consistently.HoldsAsync(() => system.Broker.InspectAsync(Queue(user)), q => q is { MessageCount: 1, ConsumerCount: 0 },
+            StaysStopped, "the stopped queue after a worker restart");
+        await PostAsync("/admin/start-consumer", new { userId = user });
+        await system.Sink.WaitForAsync(user, c => c.Count == 1, DeliveryTimeout);
+    }
+
+    [Fact]
     public async Task ResetQueuePurgesTheReadyMessages()
     {
         const string user = "admin-reset-1";
@@ -235,6 +256,10 @@ public sealed class AdminApiTests(UserQueuesAppFixture system) : IDisposable
 
         var descending = await _admin.GetFromJsonAsync<JsonElement>("/admin/queues?search=paging-a-&sort=-userId&pageSize=1");
         Assert.Equal(["paging-a-5"], UserIdsOf(descending));
+
+        // Sorting by a broker figure orders the registry's matches by the snapshot.
+        var byReady = await _admin.GetFromJsonAsync<JsonElement>("/admin/queues?search=paging-a-&sort=-ready&pageSize=5");
+        Assert.Equal(5, UserIdsOf(byReady).Count);
 
         var nothing = await _admin.GetFromJsonAsync<JsonElement>("/admin/queues?search=no-such-queue-at-all");
         Assert.Equal(0, nothing.GetProperty("total").GetInt32());

@@ -66,6 +66,10 @@ public sealed class AdminRegistryTests : IDisposable
         Assert.Equal(["other_1"], literal.Items.Select(r => r.UserId));
 
         Assert.Equal(new RegistryTotals(8, 7, 1, 9, 4, 1), await _registry.TotalsAsync(CancellationToken.None));
+
+        // Every match at once (the API's sort by a broker figure reads them all).
+        var all = await _registry.QueryAsync(new QueueQuery(PageSize: int.MaxValue), CancellationToken.None);
+        Assert.Equal(8, all.Items.Count);
     }
 
     [Fact]
