@@ -23,4 +23,13 @@ if [ "${USERQUEUES_TEST_BROKER_MODE:-local}" = "local" ] && [ ! -x /usr/lib/rabb
   $sudo_cmd service rabbitmq-server stop >/dev/null 2>&1 || true
 fi
 
+# The admin UI's browser tests drive Debian's Chromium through Playwright; Playwright's own browser
+# download is never used.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test.sh: chromium is not installed; installing Debian's package (apt-get install -y chromium) for the browser tests."
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+
 dotnet test UserQueues.sln --configuration Release "$@"

@@ -17,6 +17,8 @@ if (app.Environment.IsDevelopment())
 
 app.MapDefaultEndpoints();
 app.MapProducerApi();
+app.MapAdminApi();
+app.MapDeadLetterApi();
 app.MapTestCallbackApi();
 
 app.Run();

@@ -10,6 +10,7 @@ var api = builder.AddProject<Projects.UserQueues_Api>("api")
     .WithReference(messaging)
     .WaitFor(messaging)
     .WithServiceSettings(registryPath)
+    .WithBrokerManagement(messaging)
     .WithFixedHttpPort(builder.Configuration.GetPort(SeedEnvironment.Port, 3001));
 
 builder.AddProject<Projects.UserQueues_Worker>("worker")

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 
 namespace UserQueues.Messaging;
 
-/// <summary>What a control command asks every worker instance to do for one user's queue.</summary>
+/// <summary>What a control command asks every worker instance to do.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<ControlAction>))]
 public enum ControlAction
 {
@@ -15,11 +15,27 @@ public enum ControlAction
 
     /// <summary>The queue looks idle past its TTL: cancel the consumer and stay off it for a while, so the janitor can delete it if the broker finds it empty and unused.</summary>
     Park,
+    /// <summary>
+    /// Every queue's desired status changed at once (start-all): compare the consumers with the
+    /// registry now. One command for all queues instead of one per queue.
+    /// </summary>
+    ReconcileAll,
+
+    /// <summary>Every consumer was stopped at once (stop-all): cancel them all, in-flight deliveries finish.</summary>
+    UnsubscribeAll,
 }
 
-/// <summary>A command on the <c>user_control</c> fanout exchange.</summary>
-public sealed record ControlCommand(ControlAction Action, string UserId)
+/// <summary>A command on the <c>user_control</c> fanout exchange. <see cref="UserId"/> is null for the "all" actions.</summary>
+public sealed record ControlCommand(ControlAction Action, string? UserId = null)
 {
+    public static ControlCommand StartAll { get; } = new(ControlAction.ReconcileAll);
+
+    public static ControlCommand StopAll { get; } = new(ControlAction.UnsubscribeAll);
+
+    /// <summary>True for the commands that concern every queue rather than one user's.</summary>
+    [JsonIgnore]
+    public bool IsForAll => Action is ControlAction.ReconcileAll or ControlAction.UnsubscribeAll;
+
     public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, MessagingJsonContext.Default.ControlCommand);
 
     public static ControlCommand? TryParse(ReadOnlySpan<byte> body)
@@ -27,7 +43,13 @@ public sealed record ControlCommand(ControlAction Action, string UserId)
         try
         {
             var command = JsonSerializer.Deserialize(body, MessagingJsonContext.Default.ControlCommand);
-            return command is not null && UserIds.IsValid(command.UserId) ? command : null;
+            return command switch
+            {
+                null => null,
+                { IsForAll: true } => command with { UserId = null },
+                _ when UserIds.IsValid(command.UserId) => command,
+                _ => null,
+            };
         }
         catch (JsonException)
         {

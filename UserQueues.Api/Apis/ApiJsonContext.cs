@@ -7,4 +7,6 @@ namespace UserQueues.Api.Apis;
 [JsonSerializable(typeof(CreateQueueResponse))]
 [JsonSerializable(typeof(SendMessageResponse))]
 [JsonSerializable(typeof(TestCallbackResponse))]
+[JsonSerializable(typeof(DeadLetterListResponse))]
+[JsonSerializable(typeof(DeadLetterActionResponse))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

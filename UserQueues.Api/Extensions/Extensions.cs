@@ -13,6 +13,7 @@ internal static class Extensions
         builder.AddUserQueuesSecurity();
         builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<UserRateLimiter>();
+        builder.AddAdminApi();
 
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
         {

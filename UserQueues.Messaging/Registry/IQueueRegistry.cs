@@ -32,6 +32,14 @@ public interface IQueueRegistry
     /// it was declared or used again meanwhile and stays). True when it was removed.
     /// </summary>
     Task<bool> RemoveIfIdleAsync(string userId, DateTimeOffset? lastActivityAt, CancellationToken cancellationToken);
+    /// <summary>Sets the desired consumer status of every queue in one statement; returns how many queues changed.</summary>
+    Task<int> SetAllStatusAsync(ConsumerStatus status, CancellationToken cancellationToken);
+
+    /// <summary>One page of the queues matching <paramref name="query"/>, and how many match in all.</summary>
+    Task<QueuePage> QueryAsync(QueueQuery query, CancellationToken cancellationToken);
+
+    /// <summary>Queue counts by status and counter sums over every queue.</summary>
+    Task<RegistryTotals> TotalsAsync(CancellationToken cancellationToken);
 
     /// <summary>Adds counter increments, all in one transaction.</summary>
     Task AddCountsAsync(IReadOnlyCollection<CounterDelta> deltas, DateTimeOffset at, CancellationToken cancellationToken);

@@ -179,6 +179,84 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
     }
 
+    public async Task<int> SetAllStatusAsync(ConsumerStatus status, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE queues SET status = $status WHERE status <> $status";
+        command.Parameters.AddWithValue("$status", StatusText(status));
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<QueuePage> QueryAsync(QueueQuery query, CancellationToken cancellationToken)
+    {
+        var where = new List<string>();
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        if (!string.IsNullOrEmpty(query.Search))
+        {
+            // A substring match; the search text's own wildcards are taken literally.
+            where.Add(@"user_id LIKE $search ESCAPE '\'");
+            var escaped = query.Search.Replace(@"\", @"\\", StringComparison.Ordinal)
+                .Replace("%", @"\%", StringComparison.Ordinal)
+                .Replace("_", @"\_", StringComparison.Ordinal);
+            command.Parameters.AddWithValue("$search", "%" + escaped + "%");
+        }
+
+        if (query.Status is { } status)
+        {
+            where.Add("status = $status");
+            command.Parameters.AddWithValue("$status", StatusText(status));
+        }
+
+        var filter = where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where);
+        var direction = query.Descending ? "DESC" : "ASC";
+        var order = query.Sort switch
+        {
+            QueueSortField.Status => $"status {direction}, user_id",
+            QueueSortField.CreatedAt => $"created_at {direction}, user_id",
+            QueueSortField.LastActivity => $"last_activity_at {direction}, user_id",
+            QueueSortField.Published => $"published {direction}, user_id",
+            QueueSortField.Delivered => $"delivered {direction}, user_id",
+            QueueSortField.Failed => $"failed {direction}, user_id",
+            _ => $"user_id {direction}",
+        };
+        command.CommandText = $"""
+            SELECT count(*) FROM queues {filter};
+            SELECT {Columns} FROM queues {filter} ORDER BY {order} LIMIT $limit OFFSET $offset;
+            """;
+        var pageSize = Math.Max(1, query.PageSize);
+        command.Parameters.AddWithValue("$limit", pageSize);
+        command.Parameters.AddWithValue("$offset", (long)(Math.Max(1, query.Page) - 1) * pageSize);
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var total = reader.GetInt32(0);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        var records = new List<QueueRecord>(Math.Min(pageSize, 1024));
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            records.Add(Read(reader));
+        }
+
+        return new QueuePage(records, total);
+    }
+
+    public async Task<RegistryTotals> TotalsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT count(*), coalesce(sum(status = 'running'), 0), coalesce(sum(status = 'stopped'), 0),
+                   coalesce(sum(published), 0), coalesce(sum(delivered), 0), coalesce(sum(failed), 0)
+            FROM queues
+            """;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return new RegistryTotals(reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2),
+            reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5));
+    }
+
     public async Task AddCountsAsync(IReadOnlyCollection<CounterDelta> deltas, DateTimeOffset at, CancellationToken cancellationToken)
     {
         if (deltas.Count == 0)

@@ -30,7 +30,10 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
     private readonly ConcurrentDictionary<string, UserConsumer> _consumers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _missing = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _parkedUntil = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _commandedAt = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _abort = new();
+    private long _commandClock;
+    private long _allCommandedAt;
     private readonly string _tagPrefix = $"{Environment.MachineName}.{Environment.ProcessId}.";
 
     public ConsumerPool(IConnection connection, BrokerTopology topology, DeliveryGate gate, MessageHandler handler,
@@ -53,17 +56,54 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
     /// <summary>UserIds whose queue was not on the broker when last tried.</summary>
     public ICollection<string> Missing => _missing.Keys;
 
+    /// <summary>
+    /// Ticks with every control command. Reconciliation takes it before reading the registry and
+    /// leaves alone the users commanded after that: a command is newer than the registry it read.
+    /// </summary>
+    public long CommandClock => Interlocked.Read(ref _commandClock);
+
+    /// <summary>Records that a control command for <paramref name="userId"/> (null: for every user) arrived now.</summary>
+    public void NoteCommand(string? userId)
+    {
+        var stamp = Interlocked.Increment(ref _commandClock);
+        if (userId is null)
+        {
+            Interlocked.Exchange(ref _allCommandedAt, stamp);
+        }
+        else
+        {
+            _commandedAt[userId] = stamp;
+        }
+    }
+
+    /// <summary>Asks for a reconciliation now (start-all: the registry changed for every queue).</summary>
+    public void RequestReconcile() => RepairNeeded?.Invoke();
+
+    private bool CommandedSince(string userId, long asOf) =>
+        Interlocked.Read(ref _allCommandedAt) > asOf || (_commandedAt.TryGetValue(userId, out var at) && at > asOf);
+
     public bool IsSubscribed(string userId) => _consumers.TryGetValue(userId, out var consumer) && consumer.IsActive;
 
     /// <summary>Consumes the user's queue unless already consuming it; a queue not on the broker is remembered as missing.</summary>
-    public async Task SubscribeAsync(string userId, QueueOrdering ordering, CancellationToken cancellationToken)
+    public Task SubscribeAsync(string userId, QueueOrdering ordering, CancellationToken cancellationToken) =>
+        SubscribeAsync(userId, ordering, asOf: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="SubscribeAsync(string, QueueOrdering, CancellationToken)"/>, for reconciliation: skipped when a
+    /// control command for the user arrived after <paramref name="asOf"/> (checked under the user's lock).
+    /// </summary>
+    private async Task SubscribeAsync(string userId, QueueOrdering ordering, long? asOf, CancellationToken cancellationToken)
     {
         var userLock = LockOf(userId);
         await userLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            _parkedUntil.TryRemove(userId, out _);
-            if (IsSubscribed(userId) || _abort.IsCancellationRequested)
+            if (asOf is null)
+            {
+                _parkedUntil.TryRemove(userId, out _); // an explicit subscribe ends a pause
+            }
+
+            if (IsSubscribed(userId) || _abort.IsCancellationRequested || (asOf is { } stamp && CommandedSince(userId, stamp)))
             {
                 return;
             }
@@ -140,11 +180,30 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
     }
 
     /// <summary>
+    /// Cancels every consumer (stop-all); in-flight deliveries finish. Call <see cref="NoteCommand"/>
+    /// first, so a reconciliation that read the registry before the stop subscribes nothing more.
+    /// </summary>
+    public async Task UnsubscribeAllAsync(CancellationToken cancellationToken)
+    {
+        // A barrier: a subscription in progress holds its user's lock, so once every lock was taken
+        // once, each one that started before the command is in _consumers and is cancelled below.
+        foreach (var userLock in _userLocks)
+        {
+            await userLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            userLock.Release();
+        }
+
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(4, _lanes.Length * 2), CancellationToken = cancellationToken };
+        await Parallel.ForEachAsync(_consumers.Keys.ToList(), parallel, async (userId, ct) => await UnsubscribeAsync(userId, ct).ConfigureAwait(false)).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Makes the consumers match <paramref name="desired"/>: subscribes what is missing (queues
     /// known to be absent only when <paramref name="retryMissing"/>), cancels what is not wanted,
     /// forgets consumers that died.
     /// </summary>
-    public async Task ReconcileAsync(IReadOnlyCollection<QueueRecord> desired, bool retryMissing, CancellationToken cancellationToken)
+    /// <param name="asOf">The <see cref="CommandClock"/> taken before <paramref name="desired"/> was read.</param>
+    public async Task ReconcileAsync(IReadOnlyCollection<QueueRecord> desired, bool retryMissing, long asOf, CancellationToken cancellationToken)
     {
         RepairLanes();
         foreach (var (userId, consumer) in _consumers)
@@ -161,7 +220,7 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
         // Replicas starting together subscribe in different random orders, so that each ends up
         // active for a share of the queues instead of one replica for all of them.
         Random.Shared.Shuffle(toSubscribe);
-        var toCancel = _consumers.Keys.Where(u => !wanted.Contains(u)).ToList();
+        var toCancel = _consumers.Keys.Where(u => !wanted.Contains(u) && !CommandedSince(u, asOf)).ToList();
         foreach (var gone in _missing.Keys.Where(u => !wanted.Contains(u)))
         {
             _missing.TryRemove(gone, out _);
@@ -173,7 +232,7 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
         {
             try
             {
-                await SubscribeAsync(queue.UserId, queue.Ordering, ct).ConfigureAwait(false);
+                await SubscribeAsync(queue.UserId, queue.Ordering, asOf, ct).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

@@ -30,20 +30,32 @@ internal sealed partial class ControlListener(IConnection connection, ConsumerPo
             return;
         }
 
+        pool.NoteCommand(command.UserId);
         try
         {
-            if (command.Action == ControlAction.Unsubscribe)
+            switch (command.Action)
             {
-                await pool.UnsubscribeAsync(command.UserId, cancellationToken).ConfigureAwait(false);
-            }
-            else if (command.Action == ControlAction.Park)
-            {
-                await pool.ParkAsync(command.UserId, QueueJanitor.ParkDuration, cancellationToken).ConfigureAwait(false);
-            }
-            else if (await registry.FindAsync(command.UserId, cancellationToken).ConfigureAwait(false) is { Status: ConsumerStatus.Running } queue)
-            {
-                // The registry, not the command, says how the queue is consumed (and whether at all).
-                await pool.SubscribeAsync(queue.UserId, queue.Ordering, cancellationToken).ConfigureAwait(false);
+                case ControlAction.Subscribe:
+                    // The registry, not the command, says how the queue is consumed (and whether at all).
+                    if (await registry.FindAsync(command.UserId!, cancellationToken).ConfigureAwait(false) is { Status: ConsumerStatus.Running } queue)
+                    {
+                        await pool.SubscribeAsync(queue.UserId, queue.Ordering, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    break;
+                case ControlAction.Unsubscribe:
+                    await pool.UnsubscribeAsync(command.UserId!, cancellationToken).ConfigureAwait(false);
+                    break;
+                case ControlAction.Park:
+                    await pool.ParkAsync(command.UserId!, QueueJanitor.ParkDuration, cancellationToken).ConfigureAwait(false);
+                    break;
+                case ControlAction.UnsubscribeAll:
+                    await pool.UnsubscribeAllAsync(cancellationToken).ConfigureAwait(false);
+                    break;
+                case ControlAction.ReconcileAll:
+                    // The registry already says running for every queue: reconciliation subscribes them.
+                    pool.RequestReconcile();
+                    break;
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -73,7 +85,7 @@ internal sealed partial class ControlListener(IConnection connection, ConsumerPo
     private static partial void LogIgnored(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Control command {Action} for {UserId} failed: {Reason}")]
-    private static partial void LogCommandFailed(ILogger logger, ControlAction action, string userId, string reason);
+    private static partial void LogCommandFailed(ILogger logger, ControlAction action, string? userId, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Closing the control channel failed: {Reason}")]
     private static partial void LogCloseFailed(ILogger logger, string reason);

@@ -39,9 +39,10 @@ internal sealed partial class WorkerHost(
         {
             try
             {
+                var asOf = pool.CommandClock;
                 var running = await registry.ListAsync(ConsumerStatus.Running, stoppingToken).ConfigureAwait(false);
                 var started = time.GetTimestamp();
-                await pool.ReconcileAsync(running, retryMissing: round % MissingRetryEvery == 0, stoppingToken).ConfigureAwait(false);
+                await pool.ReconcileAsync(running, retryMissing: round % MissingRetryEvery == 0, asOf, stoppingToken).ConfigureAwait(false);
                 LogReconciled(logger, pool.ActiveCount, running.Count, pool.Missing.Count, time.GetElapsedTime(started).TotalMilliseconds);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -36,6 +36,9 @@ public class UserQueuesAppFixture : IAsyncLifetime
 
     public static string GlobalSigningSecret { get; } = "whsec_" + Convert.ToBase64String(GlobalSigningKey);
 
+    /// <summary>The admin API key the system runs with (not the seed's default: outside Development that one is refused).</summary>
+    public string AdminApiKey { get; } = "functional-" + Guid.NewGuid().ToString("N");
+
     public DistributedApplication App { get; private set; } = null!;
     public HttpClient Api { get; private set; } = null!;
     public CallbackSink Sink { get; private set; } = null!;
@@ -69,6 +72,10 @@ public class UserQueuesAppFixture : IAsyncLifetime
                 // messages per user that the ordering test sends back to back.
                 "--RateLimit:Burst=40",
                 "--RateLimit:PermitsPerSecond=1",
+
+                // The AppHost forwards the seed's variable to the services, as run.sh would.
+                $"--ADMIN_API_KEY={AdminApiKey}",
+                "--Messaging:Management:SnapshotIntervalSeconds=1",
             ],
             (options, _) => options.DisableDashboard = true,
             timeout.Token);
@@ -95,6 +102,14 @@ public class UserQueuesAppFixture : IAsyncLifetime
             (await App.GetConnectionStringAsync("messaging", timeout.Token))!,
             App.GetEndpoint("messaging", "management"));
         await WaitForWorkersAsync(WorkerReplicas);
+    }
+
+    /// <summary>A client of the API that sends the admin key on every request.</summary>
+    public HttpClient CreateAdminClient()
+    {
+        var client = App.CreateHttpClient("api");
+        client.DefaultRequestHeaders.Add("x-api-key", AdminApiKey);
+        return client;
     }
 
     /// <summary>Where every resource's console output goes, one file per resource, for diagnosing a failed run.</summary>

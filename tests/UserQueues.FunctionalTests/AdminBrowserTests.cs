@@ -1,0 +1,158 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+
+namespace UserQueues.FunctionalTests;
+
+/// <summary>The admin UI in a real browser against the real system.</summary>
+[Collection(UserQueuesAppGroup.Name)]
+public sealed partial class AdminBrowserTests(UserQueuesAppFixture system) : IAsyncLifetime
+{
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan StaysStopped = TimeSpan.FromSeconds(5);
+
+    private AdminBrowser _browser = null!;
+
+    private IPage Page => _browser.Page;
+
+    public async Task InitializeAsync() => _browser = await AdminBrowser.LaunchAsync(system.App.GetEndpoint("admin", "http"));
+
+    [Fact]
+    public async Task AWrongKeyIsRefusedAndTheRightKeySignsInToTheQueuesPage()
+    {
+        await Page.GotoAsync("");
+        await Page.WaitForURLAsync(SignInUrl());
+
+        await _browser.SignInAsync("not-the-key");
+        await Assertions.Expect(Page.GetByTestId("signin-error")).ToContainTextAsync("refused");
+
+        await _browser.SignInAsync(system.AdminApiKey);
+        await Assertions.Expect(Page.GetByRole(AriaRole.Heading, new() { Name = "Queues" })).ToBeVisibleAsync();
+        await _browser.WaitForQueuesPageAsync();
+        await Assertions.Expect(Page.GetByTestId("totals")).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task AnOperatorStopsStartsAndPurgesAQueueFromTheQueuesPage()
+    {
+        const string user = "browser-1";
+        await CreateQueueAsync(user);
+        await _browser.SignInAsync(system.AdminApiKey);
+        await SearchAsync(user);
+        await Assertions.Expect(Page.GetByTestId($"status-{user}")).ToHaveTextAsync("running");
+
+        // Stop: a message sent now waits on the broker and is not delivered.
+        await Page.GetByTestId($"stop-{user}").ClickAsync();
+        await Assertions.Expect(Page.GetByText($"Stopped {user}", new() { Exact = true })).ToBeVisibleAsync();
+        await Assertions.Expect(Page.GetByTestId($"status-{user}")).ToHaveTextAsync("stopped");
+        await Eventually.WaitAsync(() => ConsumersAsync(user), n => n == 0, CommandTimeout, "no consumer after Stop");
+        var messageId = await SendAsync(user, 1);
+        await Consistently.HoldsAsync(() => system.Broker.InspectAsync(Queue(user)), q => q is { MessageCount: 1, ConsumerCount: 0 },
+            StaysStopped, "the message waits in the stopped queue");
+        Assert.Empty(system.Sink.For(user));
+        // The page updates itself (no reload): the waiting message shows as ready.
+        await Assertions.Expect(Page.GetByTestId($"ready-{user}")).ToHaveTextAsync("1");
+        await _browser.ScreenshotAsync("queues-stopped");
+
+        // Start: the waiting message is delivered.
+        await Page.GetByTestId($"start-{user}").ClickAsync();
+        await Assertions.Expect(Page.GetByText($"Started {user}", new() { Exact = true })).ToBeVisibleAsync();
+        var delivered = await system.Sink.WaitForAsync(user, c => c.Count == 1, DeliveryTimeout);
+        Assert.Equal(messageId, delivered[0].Headers["webhook-id"]);
+
+        // Purge asks first; confirmed, it empties the queue.
+        await Page.GetByTestId($"stop-{user}").ClickAsync();
+        await Eventually.WaitAsync(() => ConsumersAsync(user), n => n == 0, CommandTimeout, "no consumer after the second Stop");
+        await SendAsync(user, 2);
+        await SendAsync(user, 3);
+        await Page.GetByTestId($"purge-{user}").ClickAsync();
+        await Page.GetByText("Yes, purge").ClickAsync();
+        await Assertions.Expect(Page.GetByText($"Purged {user}", new() { Exact = true })).ToBeVisibleAsync();
+        Assert.Equal(0u, (await system.Broker.InspectAsync(Queue(user)))!.MessageCount);
+        await Assertions.Expect(Page.GetByTestId($"ready-{user}")).ToHaveTextAsync("0");
+
+        await Page.GetByTestId($"start-{user}").ClickAsync();
+        await Eventually.WaitAsync(() => ConsumersAsync(user), n => n == 1, CommandTimeout, "consumed again after Start");
+        Assert.Single(system.Sink.For(user));
+    }
+
+    [Fact]
+    public async Task StopAllFromTheQueuesPageStopsEveryConsumerAfterConfirmation()
+    {
+        string[] users = ["browser-all-1", "browser-all-2"];
+        foreach (var user in users)
+        {
+            await CreateQueueAsync(user);
+        }
+
+        await _browser.SignInAsync(system.AdminApiKey);
+        await SearchAsync("browser-all-");
+        try
+        {
+            await Page.GetByTestId("stop-all").ClickAsync();
+            await Page.GetByText("Yes, stop all").ClickAsync();
+            await Assertions.Expect(Page.GetByText("Stopped all", new() { Exact = true })).ToBeVisibleAsync();
+            foreach (var user in users)
+            {
+                await Eventually.WaitAsync(() => ConsumersAsync(user), n => n == 0, CommandTimeout, $"{user} has no consumer after Stop all");
+                await Assertions.Expect(Page.GetByTestId($"status-{user}")).ToHaveTextAsync("stopped");
+            }
+
+            await _browser.ScreenshotAsync("queues-stop-all");
+        }
+        finally
+        {
+            using var admin = system.CreateAdminClient();
+            (await admin.PostAsync("/admin/start-all", null)).EnsureSuccessStatusCode();
+        }
+
+        foreach (var user in users)
+        {
+            await Eventually.WaitAsync(() => ConsumersAsync(user), n => n == 1, CommandTimeout, $"{user} consumed after start-all");
+        }
+
+        await Assertions.Expect(Page.GetByTestId($"status-{users[0]}")).ToHaveTextAsync("running");
+        await _browser.ScreenshotAsync("queues");
+        await Page.GetByTitle("Switch between light and dark theme").ClickAsync();
+        // Dark: the page background (a theme token) turns dark.
+        await Page.WaitForFunctionAsync("""
+            () => { const rgb = getComputedStyle(document.body).backgroundColor.match(/\d+/g); return rgb && (+rgb[0] + +rgb[1] + +rgb[2]) < 200; }
+            """);
+        await _browser.ScreenshotAsync("queues-dark");
+    }
+
+    private async Task SearchAsync(string text)
+    {
+        await _browser.WaitForQueuesPageAsync();
+        var search = Page.Locator("[data-testid=search] input").First;
+        await search.FillAsync(text);
+        await search.PressAsync("Enter");
+        await Assertions.Expect(Page.Locator($"[data-testid^='queue-link-{text}']").First).ToBeVisibleAsync();
+    }
+
+    private static Regex SignInUrl() => SignInUrlPattern();
+
+    [GeneratedRegex("/signin")]
+    private static partial Regex SignInUrlPattern();
+
+    private static string Queue(string user) => "queue.user." + user;
+
+    private async Task<long> ConsumersAsync(string user) => (await system.Broker.InspectAsync(Queue(user))) is { } queue ? queue.ConsumerCount : -1;
+
+    private async Task CreateQueueAsync(string user)
+    {
+        (await system.Api.PostAsJsonAsync("/create-queue", new { userId = user })).EnsureSuccessStatusCode();
+        await Eventually.WaitAsync(() => ConsumersAsync(user), n => n == 1, CommandTimeout, $"{user} is consumed");
+    }
+
+    private async Task<string> SendAsync(string user, int seq)
+    {
+        var response = await system.Api.PostAsJsonAsync("/send-message", new { userId = user, callbackUrl = system.Sink.UrlFor(user), payload = new { seq } });
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("messageId").GetString()!;
+    }
+
+    public async Task DisposeAsync() => await _browser.DisposeAsync();
+}
