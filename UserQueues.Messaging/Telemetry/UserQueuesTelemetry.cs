@@ -144,7 +144,7 @@ public static class UserQueuesTelemetry
 
             if (UserMessage.HeaderLong(properties.Headers, MessageHeaders.Attempt) is { } attempt)
             {
-                activity.SetTag(Attempt, attempt);
+                activity.SetTag(Attempt, (int)Math.Clamp(attempt, 1, int.MaxValue));
             }
         }
 
