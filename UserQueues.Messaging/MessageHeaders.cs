@@ -19,6 +19,15 @@ public static class MessageHeaders
 
     /// <summary>HTTP status of the last attempt, when there was a response.</summary>
     public const string LastStatus = "x-last-status";
+
+    /// <summary>W3C trace context of the publish (https://www.w3.org/TR/trace-context/#traceparent-header).</summary>
+    public const string TraceParent = "traceparent";
+
+    /// <summary>W3C vendor trace state that goes with <see cref="TraceParent"/>.</summary>
+    public const string TraceState = "tracestate";
+
+    /// <summary>On a retry copy: the W3C <c>traceparent</c> of the previous attempt's process span, linked from the next one.</summary>
+    public const string PreviousAttempt = "x-previous-attempt-traceparent";
 }
 
 /// <summary>Header names of the callback request (https://www.standardwebhooks.com/).</summary>

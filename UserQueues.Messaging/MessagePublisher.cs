@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
+using UserQueues.Messaging.Telemetry;
 
 namespace UserQueues.Messaging;
 
@@ -17,7 +19,7 @@ public sealed class MessagePublisher(BrokerChannels channels, IOptions<Messaging
     /// <exception cref="UnroutableMessageException">The user's queue does not exist.</exception>
     /// <exception cref="BrokerUnavailableException">Not confirmed in time, nacked, or no broker.</exception>
     public Task PublishAsync(UserMessage message, CancellationToken cancellationToken) =>
-        PublishConfirmedAsync(Topology.UserExchange, Topology.RoutingKey(message.UserId), message.ToProperties(), message.Payload, cancellationToken);
+        PublishConfirmedAsync(Topology.UserExchange, Topology.RoutingKey(message.UserId), message.ToProperties(), message.Payload, message.TraceContext, cancellationToken);
 
     /// <summary>
     /// Publishes a message that reaches its user's queue after <paramref name="delay"/> (rounded up
@@ -31,7 +33,7 @@ public sealed class MessagePublisher(BrokerChannels channels, IOptions<Messaging
             ? PublishAsync(message, cancellationToken)
             : PublishConfirmedAsync(Topology.DelayLevelName(Topology.DelayLevels - 1),
                 Topology.DelayRoutingKey(Math.Min(seconds, Topology.MaxLevelDelaySeconds)),
-                message.ToProperties(), message.Payload, cancellationToken);
+                message.ToProperties(), message.Payload, message.TraceContext, cancellationToken);
     }
 
     /// <summary>Moves a message that can never be delivered to the dead-letter queue, with why.</summary>
@@ -46,7 +48,7 @@ public sealed class MessagePublisher(BrokerChannels channels, IOptions<Messaging
             headers[MessageHeaders.LastStatus] = status;
         }
 
-        return PublishConfirmedAsync(Topology.DeadLetterExchange, Topology.DeadLetterRoutingKey, properties, message.Payload, cancellationToken);
+        return PublishConfirmedAsync(Topology.DeadLetterExchange, Topology.DeadLetterRoutingKey, properties, message.Payload, message.TraceContext, cancellationToken);
     }
 
     /// <summary>Tells every worker instance about a change. Transient: reconciliation repairs a lost command.</summary>
@@ -58,7 +60,24 @@ public sealed class MessagePublisher(BrokerChannels channels, IOptions<Messaging
             cancellationToken);
     }
 
-    private async Task PublishConfirmedAsync(string exchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    /// <param name="carried">The trace context the message arrived with: carried on when no span is recorded here.</param>
+    private async Task PublishConfirmedAsync(string exchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body,
+        ActivityContext carried, CancellationToken cancellationToken)
+    {
+        // Our publish span (kind Producer), its context written into the headers (UserQueuesTelemetry).
+        using var activity = UserQueuesTelemetry.StartPublish(exchange, routingKey, properties, body.Length, carried);
+        try
+        {
+            await PublishConfirmedCoreAsync(exchange, routingKey, properties, body, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
+            throw;
+        }
+    }
+
+    private async Task PublishConfirmedCoreAsync(string exchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_timeout);

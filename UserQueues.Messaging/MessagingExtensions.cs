@@ -24,7 +24,9 @@ public static class MessagingExtensions
                 $"ConnectionStrings__{BrokerResourceName}, or run the whole system with the AppHost, which provides one.");
         }
 
-        builder.AddRabbitMQClient(BrokerResourceName, configureConnectionFactory: factory =>
+        // RabbitMQ.Client's own spans are off: UserQueues owns the publish and process spans and
+        // the trace context in the headers (why: Telemetry/UserQueuesTelemetry.cs).
+        builder.AddRabbitMQClient(BrokerResourceName, settings => settings.DisableTracing = true, factory =>
         {
             factory.ClientProvidedName = builder.Environment.ApplicationName;
             // Recover the connection, channels and consumers after a broker restart or network cut.

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -21,21 +22,39 @@ public sealed record UserMessage(
 {
     public const string JsonContentType = "application/json";
 
-    /// <summary>Persistent properties carrying everything but the payload.</summary>
-    public BasicProperties ToProperties() => new()
+    /// <summary>The trace context the message arrived with (its publish span); default when none.</summary>
+    public ActivityContext TraceContext { get; init; }
+
+    /// <summary>On a retry: the previous attempt's process span, which the next attempt links to.</summary>
+    public ActivityContext PreviousAttempt { get; init; }
+
+    /// <summary>
+    /// Persistent properties carrying everything but the payload. The trace context is not among
+    /// them: the publisher writes its own publish span's context (UserQueuesTelemetry).
+    /// </summary>
+    public BasicProperties ToProperties()
     {
-        MessageId = MessageId,
-        ContentType = JsonContentType,
-        DeliveryMode = DeliveryModes.Persistent,
-        Timestamp = new AmqpTimestamp(PublishedAt.ToUnixTimeSeconds()),
-        Headers = new Dictionary<string, object?>
+        var headers = new Dictionary<string, object?>
         {
             [MessageHeaders.UserId] = UserId,
             [MessageHeaders.CallbackUrl] = CallbackUrl,
             [MessageHeaders.PublishedAt] = PublishedAt.ToUnixTimeMilliseconds(),
             [MessageHeaders.Attempt] = Attempt,
-        },
-    };
+        };
+        if (PreviousAttempt != default)
+        {
+            headers[MessageHeaders.PreviousAttempt] = Telemetry.UserQueuesTelemetry.TraceParent(PreviousAttempt);
+        }
+
+        return new BasicProperties
+        {
+            MessageId = MessageId,
+            ContentType = JsonContentType,
+            DeliveryMode = DeliveryModes.Persistent,
+            Timestamp = new AmqpTimestamp(PublishedAt.ToUnixTimeSeconds()),
+            Headers = headers,
+        };
+    }
 
     /// <summary>
     /// Reads a delivered message back. The body is copied: RabbitMQ.Client reuses its buffer once
@@ -57,7 +76,12 @@ public sealed record UserMessage(
         error = null;
         return new UserMessage(
             properties.MessageId, userId, callbackUrl, body.ToArray(),
-            DateTimeOffset.FromUnixTimeMilliseconds(publishedAtMs), attempt);
+            DateTimeOffset.FromUnixTimeMilliseconds(publishedAtMs), attempt)
+        {
+            TraceContext = Telemetry.UserQueuesTelemetry.Extract(headers),
+            PreviousAttempt = HeaderString(headers, MessageHeaders.PreviousAttempt) is { } previous
+                && ActivityContext.TryParse(previous, null, isRemote: true, out var context) ? context : default,
+        };
     }
 
     /// <summary>

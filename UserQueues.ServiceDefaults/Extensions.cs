@@ -16,8 +16,14 @@ namespace Microsoft.Extensions.Hosting;
 /// </summary>
 public static class Extensions
 {
-    /// <summary>The project's own ActivitySource and Meter name, registered once here for every service.</summary>
+    /// <summary>
+    /// The project's own ActivitySource and Meter name, registered once here for every service
+    /// (the instruments are in UserQueues.Messaging/Telemetry/UserQueuesTelemetry.cs, same name).
+    /// </summary>
     public const string TelemetryName = "UserQueues";
+
+    /// <summary>Fraction of new traces recorded outside Development (0 … 1); Development records all.</summary>
+    public const string TraceSampleRatioKey = "Telemetry:TraceSampleRatio";
 
     private const string HealthEndpointPath = "/health";
     private const string AlivenessEndpointPath = "/alive";
@@ -72,6 +78,7 @@ public static class Extensions
                 .AddRuntimeInstrumentation()
                 .AddMeter(TelemetryName))
             .WithTracing(tracing => tracing
+                .SetSampler(CreateSampler(builder))
                 .AddSource(builder.Environment.ApplicationName)
                 .AddSource(TelemetryName)
                 .AddAspNetCoreInstrumentation(aspNet =>
@@ -87,6 +94,27 @@ public static class Extensions
         }
 
         return builder;
+    }
+
+    /// <summary>
+    /// Everything in Development; elsewhere <see cref="TraceSampleRatioKey"/> of the new traces
+    /// (default 1: all). Parent-based, so a message's trace is recorded in every service or in none:
+    /// the worker follows the sampled flag of the <c>traceparent</c> the message carries.
+    /// </summary>
+    public static Sampler CreateSampler(IHostApplicationBuilder builder)
+    {
+        if (builder.Environment.IsDevelopment())
+        {
+            return new AlwaysOnSampler();
+        }
+
+        var ratio = builder.Configuration.GetValue<double?>(TraceSampleRatioKey) ?? 1.0;
+        if (ratio is < 0 or > 1 || double.IsNaN(ratio))
+        {
+            throw new InvalidOperationException($"{TraceSampleRatioKey} must be between 0 and 1 (the fraction of traces recorded); it is {ratio}.");
+        }
+
+        return new ParentBasedSampler(new TraceIdRatioBasedSampler(ratio));
     }
 
     /// <summary>Adds the liveness check every service answers on <c>/alive</c>.</summary>

@@ -39,5 +39,6 @@ internal static class Extensions
         builder.Services.AddSingleton<ControlListener>();
         builder.Services.AddHostedService<WorkerHost>();
         builder.Services.AddHostedService<QueueJanitor>();
+        builder.Services.AddHostedService<QueueMetricsSnapshot>();
     }
 }

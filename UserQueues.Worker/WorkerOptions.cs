@@ -27,6 +27,13 @@ public sealed class WorkerOptions
     [Range(1, 3600)]
     public int ExpiryCheckIntervalSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// How often the queue gauges (ready messages, queues by status) are refreshed from the broker
+    /// (passive declares of the queues this worker consumes) and the registry; never per scrape.
+    /// </summary>
+    [Range(1, 3600)]
+    public int MetricsSnapshotIntervalSeconds { get; set; } = 15;
+
     /// <summary>How long a stopping worker lets in-flight deliveries finish.</summary>
     [Range(1, 300)]
     public int ShutdownTimeoutSeconds { get; set; } = 20;

@@ -6,6 +6,7 @@ using UserQueues.Messaging;
 using UserQueues.Messaging.Egress;
 using UserQueues.Messaging.Registry;
 using UserQueues.Messaging.Signing;
+using UserQueues.Messaging.Telemetry;
 
 namespace UserQueues.Api.Apis;
 
@@ -110,6 +111,7 @@ internal static class ProducerApi
 
         await services.Provisioner.PublishAsync(message, TimeSpan.FromSeconds(command.DelaySeconds), cancellationToken);
         services.Counters.Published(message.UserId);
+        UserQueuesTelemetry.Published(delayed: command.DelaySeconds > 0);
         return TypedResults.Ok(new SendMessageResponse(true, message.MessageId));
     }
 

@@ -53,6 +53,12 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
 
     public int ActiveCount => _consumers.Count(pair => pair.Value.IsActive);
 
+    /// <summary>Deliveries this worker holds unacknowledged over all its consumers.</summary>
+    public long UnackedCount => _consumers.Sum(pair => (long)pair.Value.Unacked);
+
+    /// <summary>The users whose queues this worker consumes now.</summary>
+    public IReadOnlyList<string> ActiveUsers => [.. _consumers.Where(pair => pair.Value.IsActive).Select(pair => pair.Key)];
+
     /// <summary>UserIds whose queue was not on the broker when last tried.</summary>
     public ICollection<string> Missing => _missing.Keys;
 

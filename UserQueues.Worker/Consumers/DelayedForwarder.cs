@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using UserQueues.Messaging;
+using UserQueues.Messaging.Telemetry;
 
 namespace UserQueues.Worker.Consumers;
 
@@ -35,6 +36,9 @@ internal sealed partial class DelayedForwarder(IConnection connection, UserQueue
             return;
         }
 
+        // The delay hop in the message's trace: a child of the publish into the delay levels (the
+        // levels dead-letter with headers kept); the publish to the user's queue is its child.
+        using var activity = UserQueuesTelemetry.StartForward(message);
         try
         {
             await provisioner.PublishAsync(message, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
@@ -43,6 +47,7 @@ internal sealed partial class DelayedForwarder(IConnection connection, UserQueue
         catch (Exception e) when (e is BrokerUnavailableException or UnroutableMessageException or QueueSettingsConflictException)
         {
             LogForwardFailed(logger, message.MessageId, e.Message);
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.GetType().Name);
             if (channel.IsOpen)
             {
                 await channel.BasicNackAsync(deliveryTag, multiple: false, requeue: true, cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
@@ -24,6 +25,7 @@ internal sealed partial class UserConsumer : AsyncDefaultBasicConsumer, IDisposa
     private readonly CancellationToken _abort;
     private Task _loop = Task.CompletedTask;
     private int _generation;
+    private int _unacked;
     private volatile bool _draining;
     private volatile bool _cancelled;
     private readonly CancellationTokenSource _drain = new();
@@ -43,6 +45,9 @@ internal sealed partial class UserConsumer : AsyncDefaultBasicConsumer, IDisposa
     }
 
     public string UserId { get; }
+
+    /// <summary>Deliveries received and not settled yet (buffered or in flight), for the unacked gauge.</summary>
+    public int Unacked => Volatile.Read(ref _unacked);
 
     /// <summary>False once the broker or this worker cancelled the consumer, or its channel failed for good.</summary>
     public bool IsActive => !_cancelled && !_draining;
@@ -92,8 +97,10 @@ internal sealed partial class UserConsumer : AsyncDefaultBasicConsumer, IDisposa
             return;
         }
 
+        Interlocked.Increment(ref _unacked);
         if (!_inbox.Writer.TryWrite(new PendingDelivery(deliveryTag, message, Volatile.Read(ref _generation))))
         {
+            Interlocked.Decrement(ref _unacked);
             // Arrived after this consumer was cancelled: give it back, in order, to the next consumer.
             await RequeueAsync(deliveryTag).ConfigureAwait(false);
         }
@@ -123,22 +130,32 @@ internal sealed partial class UserConsumer : AsyncDefaultBasicConsumer, IDisposa
 
     private async Task RunAsync()
     {
+        // Whatever span started this loop (a control command, a reconciliation) is not the parent
+        // of the deliveries: each process span's parent comes from its message's headers.
+        Activity.Current = null;
         try
         {
             await foreach (var delivery in _inbox.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
             {
-                if (delivery.Generation != Volatile.Read(ref _generation))
+                try
                 {
-                    continue;
-                }
+                    if (delivery.Generation != Volatile.Read(ref _generation))
+                    {
+                        continue;
+                    }
 
-                if (_draining || _abort.IsCancellationRequested)
+                    if (_draining || _abort.IsCancellationRequested)
+                    {
+                        await RequeueAsync(delivery.DeliveryTag).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    await DeliverAsync(delivery).ConfigureAwait(false);
+                }
+                finally
                 {
-                    await RequeueAsync(delivery.DeliveryTag).ConfigureAwait(false);
-                    continue;
+                    Interlocked.Decrement(ref _unacked);
                 }
-
-                await DeliverAsync(delivery).ConfigureAwait(false);
             }
         }
         catch (Exception e)
@@ -202,7 +219,8 @@ internal sealed partial class UserConsumer : AsyncDefaultBasicConsumer, IDisposa
                 return;
             }
 
-            message = message with { Attempt = message.Attempt + 1 };
+            // The next attempt's process span links to this one (same trace: same publish parent).
+            message = message with { Attempt = message.Attempt + 1, PreviousAttempt = outcome.AttemptSpan };
         }
     }
 

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using UserQueues.Messaging;
 using UserQueues.Messaging.Egress;
 using UserQueues.Messaging.Signing;
+using UserQueues.Messaging.Telemetry;
 
 namespace UserQueues.Worker.Delivery;
 
@@ -89,6 +90,18 @@ public sealed partial class CallbackClient(
                 WebhookSignature.Create(message.MessageId, timestamp, body.WrittenSpan, secrets));
         }
 
+        var started = time.GetTimestamp();
+        var result = await SendAsync(request, message, cancellationToken).ConfigureAwait(false);
+        UserQueuesTelemetry.CallbackAttempt(time.GetElapsedTime(started), result.StatusCode, result.Verdict == DeliveryVerdict.Delivered);
+        return result;
+    }
+
+    /// <summary>
+    /// The HTTP exchange. System.Net.Http's client span is a child of the current process span and
+    /// its W3C <c>traceparent</c> reaches the receiver.
+    /// </summary>
+    private async Task<DeliveryResult> SendAsync(HttpRequestMessage request, UserMessage message, CancellationToken cancellationToken)
+    {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(_options.TimeoutSeconds));
         try

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using UserQueues.Messaging;
 using UserQueues.Messaging.Registry;
+using UserQueues.Messaging.Telemetry;
 
 namespace UserQueues.Worker.Delivery;
 
@@ -24,7 +26,11 @@ public enum Settlement
 }
 
 /// <summary>The settlement of one attempt, and for <see cref="Settlement.RetryInPlace"/> the wait before the next.</summary>
-public readonly record struct HandleOutcome(Settlement Settlement, TimeSpan RetryIn = default);
+public readonly record struct HandleOutcome(Settlement Settlement, TimeSpan RetryIn = default)
+{
+    /// <summary>The attempt's process span, which an attempt in place after it links to.</summary>
+    public ActivityContext AttemptSpan { get; init; }
+}
 
 /// <summary>
 /// Delivers one message and decides what becomes of it (ARCHITECTURE.md, delivery contract):
@@ -38,10 +44,23 @@ public sealed partial class MessageHandler(
     RetryPolicy retryPolicy,
     MessagePublisher publisher,
     QueueCounters counters,
+    TimeProvider time,
     ILogger<MessageHandler> logger)
 {
+    /// <summary>
+    /// One delivery attempt, in its own process span (kind Consumer) whose parent is the publish
+    /// context the message carried; the callback's HTTP client span is its child.
+    /// </summary>
     public async Task<HandleOutcome> HandleAsync(UserMessage message, QueueOrdering ordering, CancellationToken cancellationToken)
     {
+        using var activity = UserQueuesTelemetry.StartProcess(message);
+        var outcome = await HandleAttemptAsync(message, ordering, activity, cancellationToken).ConfigureAwait(false);
+        return activity is null ? outcome : outcome with { AttemptSpan = activity.Context };
+    }
+
+    private async Task<HandleOutcome> HandleAttemptAsync(UserMessage message, QueueOrdering ordering, Activity? activity, CancellationToken cancellationToken)
+    {
+        // Inside the process span: log records carry its trace and span id.
         using var scope = logger.BeginScope(new Dictionary<string, object>
         {
             ["MessageId"] = message.MessageId,
@@ -56,12 +75,15 @@ public sealed partial class MessageHandler(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            UserQueuesTelemetry.SetOutcome(activity, UserQueuesTelemetry.Outcomes.Abandoned, null);
             return new HandleOutcome(Settlement.Abandon);
         }
 
         if (result.Verdict == DeliveryVerdict.Delivered)
         {
             counters.Delivered(message.UserId);
+            UserQueuesTelemetry.Delivered(message, time.GetUtcNow());
+            UserQueuesTelemetry.SetOutcome(activity, UserQueuesTelemetry.Outcomes.Delivered, result.StatusCode);
             LogDelivered(logger, message.MessageId, result.StatusCode ?? 0);
             return new HandleOutcome(Settlement.Ack);
         }
@@ -70,44 +92,53 @@ public sealed partial class MessageHandler(
         if (result.Verdict == DeliveryVerdict.Retryable
             && retryPolicy.NextDelay(message.Attempt, result.RetryAfter, Random.Shared.NextDouble()) is { } delay)
         {
-            return await RetryAsync(message, ordering, result, delay, cancellationToken).ConfigureAwait(false);
+            return await RetryAsync(message, ordering, result, delay, activity, cancellationToken).ConfigureAwait(false);
         }
 
-        var reason = result.Verdict == DeliveryVerdict.Retryable
+        var exhausted = result.Verdict == DeliveryVerdict.Retryable;
+        var reason = exhausted
             ? $"gave up after {message.Attempt} attempts; the last one: {result.Reason}"
             : result.Reason;
-        return await DeadLetterAsync(message, reason, result.StatusCode, cancellationToken).ConfigureAwait(false);
+        return await DeadLetterAsync(message, reason, result.StatusCode, exhausted, activity, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<HandleOutcome> RetryAsync(UserMessage message, QueueOrdering ordering, DeliveryResult result, TimeSpan delay, CancellationToken cancellationToken)
+    private async Task<HandleOutcome> RetryAsync(UserMessage message, QueueOrdering ordering, DeliveryResult result, TimeSpan delay, Activity? activity, CancellationToken cancellationToken)
     {
         counters.Retried(message.UserId);
         LogRetrying(logger, message.MessageId, message.Attempt, result.Reason, delay.TotalSeconds);
+        UserQueuesTelemetry.SetOutcome(activity, UserQueuesTelemetry.Outcomes.Retry, result.StatusCode);
         if (ordering == QueueOrdering.Strict)
         {
+            UserQueuesTelemetry.Retried(inPlace: true);
             return new HandleOutcome(Settlement.RetryInPlace, delay);
         }
 
         try
         {
-            await publisher.PublishAsync(message with { Attempt = message.Attempt + 1 }, delay, cancellationToken).ConfigureAwait(false);
+            // The copy's publish span is a child of this attempt's span; the next attempt links to it.
+            var copy = message with { Attempt = message.Attempt + 1, PreviousAttempt = activity?.Context ?? default };
+            await publisher.PublishAsync(copy, delay, cancellationToken).ConfigureAwait(false);
+            UserQueuesTelemetry.Retried(inPlace: false);
             return new HandleOutcome(Settlement.Ack);
         }
         catch (BrokerUnavailableException e)
         {
             // The original stays in the queue: nothing is lost, it is attempted again.
             LogRetryPublishFailed(logger, message.MessageId, e.Message);
+            UserQueuesTelemetry.SetOutcome(activity, UserQueuesTelemetry.Outcomes.Requeued, result.StatusCode);
             return new HandleOutcome(Settlement.Requeue);
         }
     }
 
-    private async Task<HandleOutcome> DeadLetterAsync(UserMessage message, string reason, int? lastStatus, CancellationToken cancellationToken)
+    private async Task<HandleOutcome> DeadLetterAsync(UserMessage message, string reason, int? lastStatus, bool exhausted, Activity? activity, CancellationToken cancellationToken)
     {
         LogDeadLettering(logger, message.MessageId, reason);
+        UserQueuesTelemetry.SetOutcome(activity, UserQueuesTelemetry.Outcomes.DeadLettered, lastStatus);
         try
         {
             await publisher.DeadLetterAsync(message, reason, lastStatus, cancellationToken).ConfigureAwait(false);
             counters.DeadLettered(message.UserId);
+            UserQueuesTelemetry.DeadLettered(exhausted);
             return new HandleOutcome(Settlement.Ack);
         }
         catch (Exception e) when (e is BrokerUnavailableException or UnroutableMessageException)
