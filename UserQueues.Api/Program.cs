@@ -19,6 +19,7 @@ app.MapDefaultEndpoints();
 app.MapProducerApi();
 app.MapAdminApi();
 app.MapDeadLetterApi();
+app.MapSigningSecretApi();
 app.MapTestCallbackApi();
 
 app.Run();

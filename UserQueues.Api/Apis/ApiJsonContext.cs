@@ -9,4 +9,5 @@ namespace UserQueues.Api.Apis;
 [JsonSerializable(typeof(TestCallbackResponse))]
 [JsonSerializable(typeof(DeadLetterListResponse))]
 [JsonSerializable(typeof(DeadLetterActionResponse))]
+[JsonSerializable(typeof(SecretRotationResponse))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -20,8 +20,6 @@ public interface IWebhookSecretStore
     /// <summary>Stores <paramref name="secret"/> as the user's secret unless the user has one; true when it was stored.</summary>
     Task<bool> AddIfMissingAsync(string userId, WebhookSecret secret, DateTimeOffset at, CancellationToken cancellationToken);
 
-    // REVIEW: nothing calls RotateAsync/EndRotationAsync yet: the admin endpoint that rotates a
-    // user's secret (and returns the new one once) comes with the admin API group (issue 6).
     /// <summary>Makes <paramref name="newSecret"/> current and the current one previous; false when the user has no secret.</summary>
     Task<bool> RotateAsync(string userId, WebhookSecret newSecret, DateTimeOffset at, CancellationToken cancellationToken);
 

@@ -49,6 +49,33 @@ public sealed class ExpiryTests(UserQueuesAppFixture system)
     }
 
     [Fact]
+    public async Task AQueueAnAdminStoppedForLongerThanItsTtlKeepsItsMessages()
+    {
+        (await system.Api.PostAsJsonAsync("/create-queue", new { userId = "expire-stopped", ttlMs = 1000 })).EnsureSuccessStatusCode();
+        var stop = new HttpRequestMessage(HttpMethod.Post, "/admin/stop-consumer") { Content = JsonContent.Create(new { userId = "expire-stopped" }) };
+        stop.Headers.Add("x-api-key", system.AdminApiKey);
+        (await system.Api.SendAsync(stop)).EnsureSuccessStatusCode();
+        await Eventually.WaitAsync(async () => (await system.Broker.InspectAsync("queue.user.expire-stopped"))?.ConsumerCount, n => n == 0, Deadline, "the consumer stopped");
+
+        var ids = new List<string>();
+        for (var seq = 0; seq < 2; seq++)
+        {
+            ids.Add(await system.SendAsync(new { userId = "expire-stopped", callbackUrl = system.Sink.UrlFor("expire-stopped"), payload = new { seq } }));
+        }
+
+        // The scenario itself, not synchronisation: three TTLs pass while the janitor runs every second.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal(2u, (await system.Broker.InspectAsync("queue.user.expire-stopped"))!.MessageCount);
+        Assert.NotNull(await system.Registry.FindAsync("expire-stopped", CancellationToken.None));
+
+        var start = new HttpRequestMessage(HttpMethod.Post, "/admin/start-consumer") { Content = JsonContent.Create(new { userId = "expire-stopped" }) };
+        start.Headers.Add("x-api-key", system.AdminApiKey);
+        (await system.Api.SendAsync(start)).EnsureSuccessStatusCode();
+        var received = await system.Sink.WaitForAsync("expire-stopped", c => c.Count >= 2, Deadline);
+        Assert.Equal(ids, received.Select(r => r.Headers["webhook-id"]));
+    }
+
+    [Fact]
     public async Task MessagesWaitingLongerThanTheTtlWithNoWorkerAtAllAreAllDeliveredAfterwards()
     {
         (await system.Api.PostAsJsonAsync("/create-queue", new { userId = "expire-2", ttlMs = 1000 })).EnsureSuccessStatusCode();

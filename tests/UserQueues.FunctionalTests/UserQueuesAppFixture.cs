@@ -68,6 +68,8 @@ public class UserQueuesAppFixture : IAsyncLifetime
                 "--Delivery:AllowPrivateNetworks=false",
                 "--Delivery:AllowedNetworks:0=127.0.0.1/32",
                 $"--Delivery:SigningSecret={GlobalSigningSecret}",
+                // A rotated secret reaches the workers within a second (30 s by default).
+                "--Delivery:SigningSecretCacheSeconds=1",
                 // A small burst so that the rate-limit test reaches it quickly; still above the 20
                 // messages per user that the ordering test sends back to back.
                 "--RateLimit:Burst=40",
