@@ -48,7 +48,7 @@ public sealed class DeadLetters(BrokerChannels channels, UserQueueProvisioner pr
             var replayed = 0;
             foreach (var (tag, letter, message) in mine.Where(m => messageIds is null || messageIds.Contains(m.Letter.MessageId)))
             {
-                await provisioner.PublishAsync(message with { Attempt = 1 }, TimeSpan.Zero, ct).ConfigureAwait(false);
+                await provisioner.RepublishAsync(message with { Attempt = 1 }, ct).ConfigureAwait(false);
                 await channel.BasicAckAsync(tag, multiple: false, ct).ConfigureAwait(false);
                 replayed++;
             }

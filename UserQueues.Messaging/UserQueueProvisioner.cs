@@ -23,9 +23,20 @@ public sealed class UserQueueProvisioner(
     /// levels), declaring the queue first when this process has not declared it, and once more when
     /// the broker returns the message because the queue went away meanwhile (it expired).
     /// </summary>
-    public async Task PublishAsync(UserMessage message, TimeSpan delay, CancellationToken cancellationToken)
+    public Task PublishAsync(UserMessage message, TimeSpan delay, CancellationToken cancellationToken) =>
+        PublishAsync(message, delay, declareFirst: !_declared.ContainsKey(message.UserId), cancellationToken);
+
+    /// <summary>
+    /// Publishes a message that was in the broker before (a delayed message falling due, a replayed
+    /// dead letter) straight to its user's queue; the queue is declared only if the broker returns
+    /// the message because it is not there, so the usual case costs no declare round trip.
+    /// </summary>
+    public Task RepublishAsync(UserMessage message, CancellationToken cancellationToken) =>
+        PublishAsync(message, TimeSpan.Zero, declareFirst: false, cancellationToken);
+
+    private async Task PublishAsync(UserMessage message, TimeSpan delay, bool declareFirst, CancellationToken cancellationToken)
     {
-        if (!_declared.ContainsKey(message.UserId))
+        if (declareFirst)
         {
             await EnsureAsync(message.UserId, ttlMs: null, ordering: null, cancellationToken).ConfigureAwait(false);
         }

@@ -43,6 +43,7 @@ ASPIRE_ALLOW_UNSECURED_TRANSPORT=true \
 DOTNET_ENVIRONMENT=Development \
   dotnet run --project UserQueues.AppHost -c Release --no-build --no-launch-profile -- \
     --Messaging:Mode=local --PORT="$api_port" --ADMIN_PORT="$admin_port" --DataDirectory="$data_dir" \
+    --Delivery:AllowedNetworks:0=127.0.0.1/32 --RateLimit:PermitsPerSecond=1000000 --RateLimit:Burst=1000000 \
     >"$log_dir/apphost.log" 2>&1 &
 apphost=$!
 

@@ -41,7 +41,7 @@ internal sealed partial class DelayedForwarder(IConnection connection, UserQueue
         using var activity = UserQueuesTelemetry.StartForward(message);
         try
         {
-            await provisioner.PublishAsync(message, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+            await provisioner.RepublishAsync(message, cancellationToken).ConfigureAwait(false);
             await channel.BasicAckAsync(deliveryTag, multiple: false, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is BrokerUnavailableException or UnroutableMessageException or QueueSettingsConflictException)

@@ -30,12 +30,13 @@ public sealed class HostedSystem : IAsyncDisposable
     public Uri Amqp { get; }
     public WorkerControl Worker { get; }
 
+    /// <summary>The settings the measured system runs with (see <see cref="BenchSystemSettings"/>).</summary>
     public static async Task<HostedSystem> StartAsync(string dataDirectory, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.UserQueues_AppHost>(
-            ["--Messaging:Mode=local", $"--DataDirectory={dataDirectory}"],
+            ["--Messaging:Mode=local", $"--DataDirectory={dataDirectory}", .. BenchSystemSettings.Arguments],
             (options, _) => options.DisableDashboard = true,
             timeout.Token);
         builder.Services.AddLogging(logging => logging.ClearProviders());
@@ -71,4 +72,19 @@ public sealed class HostedSystem : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
+}
+
+/// <summary>
+/// What the benchmarked system needs beyond its defaults: the bench's callback sink listens on
+/// 127.0.0.1, which callback protection blocks unless allowed, and the per-user rate limit would
+/// measure itself instead of the system. bench/run.sh passes the same.
+/// </summary>
+internal static class BenchSystemSettings
+{
+    public static readonly string[] Arguments =
+    [
+        "--Delivery:AllowedNetworks:0=127.0.0.1/32",
+        "--RateLimit:PermitsPerSecond=1000000",
+        "--RateLimit:Burst=1000000",
+    ];
 }
