@@ -6,25 +6,16 @@ namespace UserQueues.Messaging.Registry;
 /// <summary>The audit trail as a table of the registry's SQLite file (append-only: nothing here updates or deletes).</summary>
 public sealed class SqliteAuditLog : IAuditLog
 {
-    private readonly string _connectionString;
+    private readonly RegistryDatabase _database;
 
     public SqliteAuditLog(IOptions<RegistryOptions> options)
     {
-        var path = Path.GetFullPath(options.Value.Path);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
+        _database = new RegistryDatabase(options.Value);
     }
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = """
             PRAGMA journal_mode = WAL;
@@ -42,7 +33,7 @@ public sealed class SqliteAuditLog : IAuditLog
 
     public async Task AppendAsync(AuditEntry entry, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = "INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($at, $actor, $action, $target, $detail)";
         command.Parameters.AddWithValue("$at", entry.At.ToUnixTimeMilliseconds());
@@ -56,7 +47,7 @@ public sealed class SqliteAuditLog : IAuditLog
     public async Task<AuditPage> ListAsync(int page, int pageSize, CancellationToken cancellationToken)
     {
         pageSize = Math.Max(1, pageSize);
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT count(*) FROM audit_log;
@@ -81,12 +72,5 @@ public sealed class SqliteAuditLog : IAuditLog
         }
 
         return new AuditPage(entries, total);
-    }
-
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-        return connection;
     }
 }
