@@ -234,12 +234,13 @@ internal static class AdminApi
     private static async Task AuditAsync(HttpContext context, AdminServices services, string action, string? target, string? detail, CancellationToken cancellationToken) =>
         await services.Audit.AppendAsync(new AuditEntry(services.Time.GetUtcNow(), AdminApiKeyFilter.ActorOf(context), action, target, detail), cancellationToken);
 
-    private static ProblemHttpResult UnknownUser(string userId) => TypedResults.Problem(
+    internal static ProblemHttpResult UnknownUser(string userId) => TypedResults.Problem(
         statusCode: StatusCodes.Status404NotFound,
         title: "Unknown user",
         detail: $"No queue is registered for userId '{userId}'. Create it with POST /create-queue (or send it a message) first.");
 
-    private static async Task<Results<Ok<T>, ValidationProblem, ProblemHttpResult>> WithUserIdAsync<T>(
+    /// <summary>Reads and validates the <c>{ "userId": ... }</c> body of an admin command, then runs it.</summary>
+    internal static async Task<Results<Ok<T>, ValidationProblem, ProblemHttpResult>> WithUserIdAsync<T>(
         HttpContext context, Func<string, Task<Results<Ok<T>, ValidationProblem, ProblemHttpResult>>> action, CancellationToken cancellationToken)
     {
         var read = await ReadUserIdAsync(context.Request, cancellationToken);

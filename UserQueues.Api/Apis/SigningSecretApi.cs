@@ -1,6 +1,4 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
-using UserQueues.Messaging;
 using UserQueues.Messaging.Registry;
 using UserQueues.Messaging.Signing;
 
@@ -13,8 +11,6 @@ namespace UserQueues.Api.Apis;
 /// </summary>
 internal static class SigningSecretApi
 {
-    private const int EnvelopeBytes = 16 * 1024;
-
     public static IEndpointRouteBuilder MapSigningSecretApi(this IEndpointRouteBuilder app)
     {
         var secrets = app.MapGroup("/admin")
@@ -34,76 +30,47 @@ internal static class SigningSecretApi
         return app;
     }
 
-    public static async Task<Results<Ok<SecretRotationResponse>, ValidationProblem, ProblemHttpResult>> RotateSecret(
-        HttpContext context, [AsParameters] SigningSecretServices services, CancellationToken cancellationToken)
-    {
-        var (userId, problem) = await ReadUserIdAsync(context.Request, services, cancellationToken);
-        if (problem is not null)
+    public static Task<Results<Ok<SecretRotationResponse>, ValidationProblem, ProblemHttpResult>> RotateSecret(
+        HttpContext context, [AsParameters] SigningSecretServices services, CancellationToken cancellationToken) =>
+        AdminApi.WithUserIdAsync<SecretRotationResponse>(context, async userId =>
         {
-            return problem;
-        }
-
-        var secret = WebhookSecret.Generate();
-        var now = services.Time.GetUtcNow();
-        // A user that never had a secret of its own (its queue came from send-message) gets its first one.
-        var rotating = await services.Secrets.RotateAsync(userId!, secret, now, cancellationToken);
-        if (!rotating)
-        {
-            await services.Secrets.AddIfMissingAsync(userId!, secret, now, cancellationToken);
-        }
-
-        await services.Audit.AppendAsync(new AuditEntry(now, AdminApiKeyFilter.ActorOf(context), "rotate-secret", userId,
-            rotating ? "new secret current, previous one still signing" : "first secret of the user"), cancellationToken);
-        return TypedResults.Ok(new SecretRotationResponse(true, userId!, secret.Reveal(), rotating));
-    }
-
-    public static async Task<Results<Ok<SecretRotationResponse>, ValidationProblem, ProblemHttpResult>> EndSecretRotation(
-        HttpContext context, [AsParameters] SigningSecretServices services, CancellationToken cancellationToken)
-    {
-        var (userId, problem) = await ReadUserIdAsync(context.Request, services, cancellationToken);
-        if (problem is not null)
-        {
-            return problem;
-        }
-
-        if (!await services.Secrets.EndRotationAsync(userId!, cancellationToken))
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No signing secret",
-                detail: $"User '{userId}' has no signing secret of its own; POST /admin/rotate-secret gives it one.");
-        }
-
-        await services.Audit.AppendAsync(new AuditEntry(services.Time.GetUtcNow(), AdminApiKeyFilter.ActorOf(context), "end-secret-rotation", userId, null), cancellationToken);
-        return TypedResults.Ok(new SecretRotationResponse(true, userId!, SigningSecret: null, Rotating: false));
-    }
-
-    private static async Task<(string? UserId, Results<Ok<SecretRotationResponse>, ValidationProblem, ProblemHttpResult>? Problem)> ReadUserIdAsync(
-        HttpRequest request, SigningSecretServices services, CancellationToken cancellationToken)
-    {
-        var (document, bodyProblem) = await JsonBody.ReadAsync(request, EnvelopeBytes, cancellationToken);
-        if (bodyProblem is not null)
-        {
-            return (null, bodyProblem);
-        }
-
-        using (document)
-        {
-            var body = document!.RootElement;
-            var userId = body.TryGetProperty("userId", out var user) && user.ValueKind == JsonValueKind.String ? user.GetString() : null;
-            if (UserIds.Validate(userId) is { } invalid)
+            if (await services.Registry.FindAsync(userId, cancellationToken) is null)
             {
-                return (null, TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["userId"] = [invalid] },
-                    title: "The request is not valid", detail: "No secret was changed. Fix the fields listed in 'errors' and send it again."));
+                return AdminApi.UnknownUser(userId);
             }
 
-            if (await services.Registry.FindAsync(userId!, cancellationToken) is null)
+            var secret = WebhookSecret.Generate();
+            var now = services.Time.GetUtcNow();
+            // A user that never had a secret of its own (its queue came from send-message) gets its first one.
+            var rotating = await services.Secrets.RotateAsync(userId, secret, now, cancellationToken);
+            if (!rotating)
             {
-                return (null, TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown user",
-                    detail: $"No queue is registered for userId '{userId}'. Create it with POST /create-queue first."));
+                await services.Secrets.AddIfMissingAsync(userId, secret, now, cancellationToken);
             }
 
-            return (userId, null);
-        }
-    }
+            await services.Audit.AppendAsync(new AuditEntry(now, AdminApiKeyFilter.ActorOf(context), "rotate-secret", userId,
+                rotating ? "new secret current, previous one still signing" : "first secret of the user"), cancellationToken);
+            return TypedResults.Ok(new SecretRotationResponse(true, userId, secret.Reveal(), rotating));
+        }, cancellationToken);
+
+    public static Task<Results<Ok<SecretRotationResponse>, ValidationProblem, ProblemHttpResult>> EndSecretRotation(
+        HttpContext context, [AsParameters] SigningSecretServices services, CancellationToken cancellationToken) =>
+        AdminApi.WithUserIdAsync<SecretRotationResponse>(context, async userId =>
+        {
+            if (await services.Registry.FindAsync(userId, cancellationToken) is null)
+            {
+                return AdminApi.UnknownUser(userId);
+            }
+
+            if (!await services.Secrets.EndRotationAsync(userId, cancellationToken))
+            {
+                return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No signing secret",
+                    detail: $"User '{userId}' has no signing secret of its own; POST /admin/rotate-secret gives it one.");
+            }
+
+            await services.Audit.AppendAsync(new AuditEntry(services.Time.GetUtcNow(), AdminApiKeyFilter.ActorOf(context), "end-secret-rotation", userId, null), cancellationToken);
+            return TypedResults.Ok(new SecretRotationResponse(true, userId, SigningSecret: null, Rotating: false));
+        }, cancellationToken);
 }
 
 internal sealed record SigningSecretServices(IWebhookSecretStore Secrets, IQueueRegistry Registry, IAuditLog Audit, TimeProvider Time);
