@@ -7,6 +7,7 @@ public sealed record QueueRow(
     string RoutingKey,
     string Status,
     long TtlMs,
+    string Ordering,
     DateTimeOffset CreatedAt,
     DateTimeOffset? LastActivityAt,
     long Published,
@@ -35,6 +36,11 @@ public sealed record QueueListPage(
     IReadOnlyList<QueueRow> Queues);
 
 public sealed record QueueDetail(bool Success, QueueRow Queue, SnapshotInfo Snapshot);
+
+/// <summary>One dead letter of <c>GET /admin/dead-letters</c>.</summary>
+public sealed record DeadLetterRow(string MessageId, string Reason, int Attempts, int? LastStatus, DateTimeOffset? DeadLetteredAt, string CallbackUrl, string Payload);
+
+public sealed record DeadLetterList(bool Success, int Total, bool Complete, IReadOnlyList<DeadLetterRow> Items);
 
 public sealed record AuditRow(long Id, DateTimeOffset At, string Actor, string Action, string? Target, string? Detail);
 

@@ -102,6 +102,19 @@ public sealed class UserQueuesApiClient(HttpClient httpClient)
     public Task<JsonElement> ResetAllAsync(string apiKey, CancellationToken cancellationToken) =>
         SendAsync<JsonElement>(HttpMethod.Post, "/admin/reset-all", apiKey, null, cancellationToken);
 
+    public Task<DeadLetterList> ListDeadLettersAsync(string apiKey, string userId, CancellationToken cancellationToken) =>
+        SendAsync<DeadLetterList>(HttpMethod.Get, $"/admin/dead-letters?userId={Uri.EscapeDataString(userId)}&pageSize=100", apiKey, null, cancellationToken);
+
+    /// <summary>Replays the user's dead letters: all of them, or the one <paramref name="messageId"/>; returns how many.</summary>
+    public async Task<int> ReplayDeadLettersAsync(string apiKey, string userId, string? messageId, CancellationToken cancellationToken)
+    {
+        object body = messageId is null ? new { userId } : new { userId, messageIds = new[] { messageId } };
+        return (await SendAsync<JsonElement>(HttpMethod.Post, "/admin/dead-letters/replay", apiKey, body, cancellationToken)).GetProperty("count").GetInt32();
+    }
+
+    public async Task<int> PurgeDeadLettersAsync(string apiKey, string userId, CancellationToken cancellationToken) =>
+        (await SendAsync<JsonElement>(HttpMethod.Post, "/admin/dead-letters/purge", apiKey, new { userId }, cancellationToken)).GetProperty("count").GetInt32();
+
     /// <summary>Sends a message through the producer API, as a producer would; returns its messageId.</summary>
     public async Task<string> SendTestMessageAsync(string userId, string callbackUrl, JsonElement payload, CancellationToken cancellationToken)
     {

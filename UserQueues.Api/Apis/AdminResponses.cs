@@ -26,6 +26,7 @@ internal sealed record QueueView(
     string RoutingKey,
     string Status,
     long TtlMs,
+    string Ordering,
     DateTimeOffset CreatedAt,
     DateTimeOffset? LastActivityAt,
     long Published,
@@ -58,6 +59,7 @@ internal sealed record QueueView(
 
         return new QueueView(
             record.UserId, record.QueueName, record.RoutingKey, StatusName(record.Status), record.TtlMs,
+            record.Ordering == QueueOrdering.Strict ? "strict" : "default",
             record.CreatedAt, record.LastActivityAt, record.Counts.Published, record.Counts.Delivered,
             Retried: record.Counts.Retried,
             DeadLettered: record.Counts.DeadLettered,

@@ -123,6 +123,34 @@ public sealed partial class AdminBrowserTests(UserQueuesAppFixture system) : IAs
         await _browser.ScreenshotAsync("queues-dark");
     }
 
+    [Fact]
+    public async Task TheQueueDetailPageShowsADeadLetterAndReplaysIt()
+    {
+        const string user = "browser-dl";
+        await CreateQueueAsync(user);
+        // 410 on the first attempt: dead-lettered at once; the replay is answered 200.
+        var response = await system.Api.PostAsJsonAsync("/send-message", new { userId = user, callbackUrl = system.Sink.UrlFor($"flaky/1/410/{user}"), payload = new { replay = "me" } });
+        response.EnsureSuccessStatusCode();
+        var messageId = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("messageId").GetString()!;
+        await system.Sink.WaitForAsync($"flaky/1/410/{user}", c => c.Count >= 1, DeliveryTimeout);
+        await Eventually.WaitAsync(async () => (await system.Registry.FindAsync(user, CancellationToken.None))?.Counts.DeadLettered ?? 0,
+            n => n == 1, DeliveryTimeout, "the dead letter counted");
+
+        await _browser.SignInAsync(system.AdminApiKey);
+        await _browser.WaitForQueuesPageAsync();
+        await Page.GotoAsync($"queues/{user}");
+        await Assertions.Expect(Page.Locator("[data-testid=detail-page][data-interactive=true]")).ToBeVisibleAsync();
+        await Assertions.Expect(Page.GetByTestId($"dead-letter-{messageId}")).ToContainTextAsync("410");
+        await Assertions.Expect(Page.GetByTestId("detail-ordering")).ToContainTextAsync("default");
+        await _browser.ScreenshotAsync("queue-detail-dead-letter");
+
+        await Page.GetByTestId($"replay-{messageId}").ClickAsync();
+        await Assertions.Expect(Page.GetByText($"Replayed {messageId}", new() { Exact = true })).ToBeVisibleAsync();
+        var delivered = await system.Sink.WaitForAsync($"flaky/1/410/{user}", c => c.Any(r => r.AnsweredStatus == 200), DeliveryTimeout);
+        Assert.All(delivered, r => Assert.Equal(messageId, r.Headers["webhook-id"]));
+        await Assertions.Expect(Page.GetByTestId("dead-letter-total")).ToContainTextAsync("0 dead letter(s)");
+    }
+
     private async Task SearchAsync(string text)
     {
         await _browser.WaitForQueuesPageAsync();
