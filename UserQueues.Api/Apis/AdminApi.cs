@@ -17,12 +17,17 @@ internal static class AdminApi
     private const int MaxPageSize = 500;
     private static readonly TimeSpan LiveFiguresTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>A group of admin endpoints: the <c>x-api-key</c> filter, its 401, the Admin tag, set once for all.</summary>
+    internal static RouteGroupBuilder MapAdminGroup(this IEndpointRouteBuilder app, string prefix)
+    {
+        var group = app.MapGroup(prefix).WithTags("Admin").AddEndpointFilter<AdminApiKeyFilter>();
+        group.ProducesProblem(StatusCodes.Status401Unauthorized);
+        return group;
+    }
+
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/admin")
-            .WithTags("Admin")
-            .AddEndpointFilter<AdminApiKeyFilter>()
-            .ProducesProblem(StatusCodes.Status401Unauthorized);
+        var admin = app.MapAdminGroup("/admin");
 
         admin.MapPost("/stop-consumer", StopConsumer)
             .WithName("StopConsumer")

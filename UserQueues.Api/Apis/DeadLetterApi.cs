@@ -17,11 +17,8 @@ internal static class DeadLetterApi
 
     public static IEndpointRouteBuilder MapDeadLetterApi(this IEndpointRouteBuilder app)
     {
-        var deadLetters = app.MapGroup("/admin/dead-letters")
-            .WithTags("Admin")
-            .AddEndpointFilter<AdminApiKeyFilter>()
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        var deadLetters = app.MapAdminGroup("/admin/dead-letters");
+        deadLetters.ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         deadLetters.MapGet("", ListDeadLetters)
             .WithName("ListDeadLetters")

@@ -13,11 +13,8 @@ internal static class SigningSecretApi
 {
     public static IEndpointRouteBuilder MapSigningSecretApi(this IEndpointRouteBuilder app)
     {
-        var secrets = app.MapGroup("/admin")
-            .WithTags("Admin")
-            .AddEndpointFilter<AdminApiKeyFilter>()
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status404NotFound);
+        var secrets = app.MapAdminGroup("/admin");
+        secrets.ProducesProblem(StatusCodes.Status404NotFound);
 
         secrets.MapPost("/rotate-secret", RotateSecret)
             .WithName("RotateSigningSecret")
