@@ -110,23 +110,21 @@ internal static class AdminApi
             return TypedResults.Ok(new ResetQueueResponse(true, userId, purged));
         }, cancellationToken);
 
-    public static async Task<Ok<AllActionResponse>> StopAll(HttpContext context, [AsParameters] AdminServices services, CancellationToken cancellationToken)
-    {
-        var watch = Stopwatch.StartNew();
-        var changed = await services.Registry.SetAllStatusAsync(ConsumerStatus.Stopped, cancellationToken);
-        await services.Publisher.PublishControlAsync(ControlCommand.StopAll, cancellationToken);
-        var totals = await services.Registry.TotalsAsync(cancellationToken);
-        await AuditAsync(context, services, "stop-all", null, $"{changed} of {totals.Queues} queue(s) stopped", cancellationToken);
-        return TypedResults.Ok(new AllActionResponse(true, totals.Queues, changed, 0, watch.ElapsedMilliseconds));
-    }
+    public static Task<Ok<AllActionResponse>> StopAll(HttpContext context, [AsParameters] AdminServices services, CancellationToken cancellationToken) =>
+        SetAllAsync(context, services, ConsumerStatus.Stopped, ControlCommand.StopAll, "stop-all", "stopped", cancellationToken);
 
-    public static async Task<Ok<AllActionResponse>> StartAll(HttpContext context, [AsParameters] AdminServices services, CancellationToken cancellationToken)
+    public static Task<Ok<AllActionResponse>> StartAll(HttpContext context, [AsParameters] AdminServices services, CancellationToken cancellationToken) =>
+        SetAllAsync(context, services, ConsumerStatus.Running, ControlCommand.StartAll, "start-all", "started", cancellationToken);
+
+    /// <summary>stop-all / start-all: one registry update, one control command for every worker, audited.</summary>
+    private static async Task<Ok<AllActionResponse>> SetAllAsync(HttpContext context, AdminServices services, ConsumerStatus status,
+        ControlCommand command, string action, string pastTense, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
-        var changed = await services.Registry.SetAllStatusAsync(ConsumerStatus.Running, cancellationToken);
-        await services.Publisher.PublishControlAsync(ControlCommand.StartAll, cancellationToken);
+        var changed = await services.Registry.SetAllStatusAsync(status, cancellationToken);
+        await services.Publisher.PublishControlAsync(command, cancellationToken);
         var totals = await services.Registry.TotalsAsync(cancellationToken);
-        await AuditAsync(context, services, "start-all", null, $"{changed} of {totals.Queues} queue(s) started", cancellationToken);
+        await AuditAsync(context, services, action, null, $"{changed} of {totals.Queues} queue(s) {pastTense}", cancellationToken);
         return TypedResults.Ok(new AllActionResponse(true, totals.Queues, changed, 0, watch.ElapsedMilliseconds));
     }
 
@@ -210,7 +208,8 @@ internal static class AdminApi
         {
             return await services.Queues.InspectManyAsync(userIds, timeout.Token);
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is OperationCanceledException || AmqpFailure(e))
+        // The channel pool reports "no broker" as BrokerUnavailableException; other AMQP failures as themselves.
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is OperationCanceledException || e is BrokerUnavailableException || AmqpFailure(e))
         {
             // The page still answers, with the background snapshot's figures (it says so).
             return null;
