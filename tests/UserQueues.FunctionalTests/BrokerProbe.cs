@@ -63,6 +63,30 @@ public sealed class BrokerProbe : IAsyncDisposable
         return info.GetProperty("arguments");
     }
 
+    /// <summary>The largest parts of the broker node's memory (management API memory breakdown), in bytes.</summary>
+    public async Task<IReadOnlyList<(string Part, long Bytes)>> NodeMemoryBreakdownAsync(int top)
+    {
+        var nodes = await _management.GetFromJsonAsync<JsonElement>("api/nodes?columns=name");
+        var name = nodes[0].GetProperty("name").GetString()!;
+        var breakdown = await _management.GetFromJsonAsync<JsonElement>($"api/nodes/{Uri.EscapeDataString(name)}/memory");
+        return [.. breakdown.GetProperty("memory").EnumerateObject()
+            .Where(p => p.Value.ValueKind == JsonValueKind.Number)
+            .Select(p => (p.Name, p.Value.GetInt64()))
+            .OrderByDescending(p => p.Item2)
+            .Take(top)];
+    }
+
+    /// <summary>One part of the broker node's memory breakdown (e.g. <c>queue_procs</c>), in bytes.</summary>
+    public async Task<long> NodeMemoryPartAsync(string part) =>
+        (await NodeMemoryBreakdownAsync(int.MaxValue)).Single(p => p.Part == part).Bytes;
+
+    /// <summary>Memory the broker node uses, in bytes, as the management API reports it.</summary>
+    public async Task<long> NodeMemoryAsync()
+    {
+        var nodes = await _management.GetFromJsonAsync<JsonElement>("api/nodes?columns=mem_used");
+        return nodes.EnumerateArray().Sum(n => n.GetProperty("mem_used").GetInt64());
+    }
+
     /// <summary>
     /// Worker instances listening for control commands: each binds its own exclusive queue to the
     /// control exchange, and the broker drops the binding with the queue when the instance goes.
