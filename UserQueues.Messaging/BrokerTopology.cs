@@ -55,6 +55,43 @@ public sealed class BrokerTopology(BrokerChannels channels)
     }
 
     /// <summary>
+    /// Declares <c>queue.dead_letter.{userId}</c> (durable) and binds it to <c>user_dead_letter</c>
+    /// with <c>dead.{userId}</c>; idempotent. Run when a dead-letter publish came back unroutable.
+    /// </summary>
+    public Task DeclareDeadLetterQueueAsync(string userId, CancellationToken cancellationToken) =>
+        channels.Declares.RunAsync(async (channel, ct) =>
+        {
+            var queue = Topology.DeadLetterQueueName(userId);
+            await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
+                arguments: Topology.DeadLetterQueueArguments(), cancellationToken: ct).ConfigureAwait(false);
+            await channel.QueueBindAsync(queue, Topology.DeadLetterExchange, Topology.DeadLetterRoutingKeyOf(userId), cancellationToken: ct).ConfigureAwait(false);
+        }, cancellationToken);
+
+    /// <summary>
+    /// Deletes a user's dead-letter queue if the broker finds it empty and unconsumed. Only safe
+    /// while no <c>basic.get</c> of this process holds its messages: the broker's if-empty counts
+    /// ready messages only, not those fetched and not yet acknowledged (<see cref="DeadLetters"/>
+    /// calls it under its per-user lock). False when it is not empty; true also when it was gone.
+    /// </summary>
+    public Task<bool> DeleteDeadLetterQueueIfEmptyAsync(string userId, CancellationToken cancellationToken) =>
+        channels.Declares.RunAsync(async (channel, ct) =>
+        {
+            try
+            {
+                await channel.QueueDeleteAsync(Topology.DeadLetterQueueName(userId), ifUnused: true, ifEmpty: true, cancellationToken: ct).ConfigureAwait(false);
+                return true;
+            }
+            catch (Exception e) when (AmqpReplyCodes.Of(e) == AmqpReplyCodes.PreconditionFailed)
+            {
+                return false; // a dead letter arrived meanwhile: the queue stays
+            }
+            catch (Exception e) when (AmqpReplyCodes.Of(e) == AmqpReplyCodes.NotFound)
+            {
+                return true;
+            }
+        }, cancellationToken);
+
+    /// <summary>
     /// Deletes a user queue only if the broker finds it empty and without consumers, atomically
     /// (https://www.rabbitmq.com/amqp-0-9-1-reference#queue.delete). False when it is not (any
     /// more) empty or unused; true also when it was already gone.

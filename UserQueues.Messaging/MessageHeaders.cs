@@ -20,6 +20,12 @@ public static class MessageHeaders
     /// <summary>HTTP status of the last attempt, when there was a response.</summary>
     public const string LastStatus = "x-last-status";
 
+    /// <summary>
+    /// Set by the broker when it dead-letters a message: the queue it left first
+    /// (https://www.rabbitmq.com/docs/dlx#effects); names the user of a rejected delivery.
+    /// </summary>
+    public const string FirstDeathQueue = "x-first-death-queue";
+
     /// <summary>W3C trace context of the publish (https://www.w3.org/TR/trace-context/#traceparent-header).</summary>
     public const string TraceParent = "traceparent";
 

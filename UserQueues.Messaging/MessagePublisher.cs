@@ -36,7 +36,13 @@ public sealed class MessagePublisher(BrokerChannels channels, IOptions<Messaging
                 message.ToProperties(), message.Payload, message.TraceContext, cancellationToken);
     }
 
-    /// <summary>Moves a message that can never be delivered to the dead-letter queue, with why.</summary>
+    /// <summary>
+    /// Moves a message that can never be delivered to its user's dead-letter queue
+    /// (<c>queue.dead_letter.{userId}</c>), with why. Use <see cref="DeadLetters.AddAsync"/>, which
+    /// declares that queue when this publish comes back.
+    /// </summary>
+    /// <exception cref="UnroutableMessageException">The user has no dead-letter queue yet.</exception>
+    /// <exception cref="BrokerUnavailableException">Not confirmed in time, nacked, or no broker.</exception>
     public Task DeadLetterAsync(UserMessage message, string reason, int? lastStatus, CancellationToken cancellationToken)
     {
         var properties = message.ToProperties();
@@ -48,7 +54,23 @@ public sealed class MessagePublisher(BrokerChannels channels, IOptions<Messaging
             headers[MessageHeaders.LastStatus] = status;
         }
 
-        return PublishConfirmedAsync(Topology.DeadLetterExchange, Topology.DeadLetterRoutingKey, properties, message.Payload, message.TraceContext, cancellationToken);
+        return PublishConfirmedAsync(Topology.DeadLetterExchange, Topology.DeadLetterRoutingKeyOf(message.UserId), properties, message.Payload, message.TraceContext, cancellationToken);
+    }
+
+    /// <summary>
+    /// Publishes a dead letter as it is (every header kept, <c>x-death</c> included) to the
+    /// dead-letter queue of <paramref name="userId"/>: how the shared inbox is sorted.
+    /// </summary>
+    /// <exception cref="UnroutableMessageException">The user has no dead-letter queue yet.</exception>
+    /// <exception cref="BrokerUnavailableException">Not confirmed in time, nacked, or no broker.</exception>
+    public Task RouteDeadLetterAsync(string userId, IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        var copy = new BasicProperties(properties)
+        {
+            Headers = properties.Headers is { } headers ? new Dictionary<string, object?>(headers) : [],
+        };
+        return PublishConfirmedAsync(Topology.DeadLetterExchange, Topology.DeadLetterRoutingKeyOf(userId), copy, body,
+            UserQueuesTelemetry.Extract(copy.Headers), cancellationToken);
     }
 
     /// <summary>Tells every worker instance about a change. Transient: reconciliation repairs a lost command.</summary>

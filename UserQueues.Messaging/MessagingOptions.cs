@@ -36,7 +36,7 @@ public sealed class MessagingOptions
     [Range(1, Topology.MaxLevelDelaySeconds)]
     public long MaxDelaySeconds { get; set; } = 7 * 24 * 60 * 60;
 
-    /// <summary>Most dead letters (of all users) one dead-letter call looks at.</summary>
+    /// <summary>Most dead letters of one user that one dead-letter call reads (a page beyond them answers <c>complete: false</c>).</summary>
     [Range(1, 1_000_000)]
     public int DeadLetterScanLimit { get; set; } = 10_000;
 

@@ -15,11 +15,46 @@ public static class Topology
     /// <summary>Direct exchange a message goes to when it can never be delivered.</summary>
     public const string DeadLetterExchange = "user_dead_letter";
 
-    /// <summary>The queue holding dead letters of every user (the userId travels in a header).</summary>
+    /// <summary>
+    /// The shared dead-letter inbox: where the broker's own dead-lettering lands (a delivery the
+    /// worker rejected; the user queues' <c>x-dead-letter-routing-key</c> is part of their identity
+    /// and stays <see cref="DeadLetterRoutingKey"/>), and where every dead letter went before the
+    /// per-user dead-letter queues. The workers sort it into <see cref="DeadLetterQueueName"/>.
+    /// </summary>
     public const string DeadLetterQueue = "queue.dead_letter";
 
-    /// <summary>Routing key the dead-letter queue is bound with; queues dead-letter with it.</summary>
+    /// <summary>Routing key the shared inbox is bound with; user queues and the delay-ready queue dead-letter with it.</summary>
     public const string DeadLetterRoutingKey = "dead";
+
+    public const string DeadLetterQueuePrefix = "queue.dead_letter.";
+    public const string DeadLetterRoutingKeyPrefix = "dead.";
+
+    /// <summary>
+    /// <c>queue.dead_letter.{userId}</c>: one user's dead letters. Declared when the user's first
+    /// message is dead-lettered, so a user without dead letters costs no broker object; a list
+    /// reads only this queue, a purge is one <c>queue.purge</c>. Not <c>queue.user.{userId}.…</c>:
+    /// that would read as the user queue of another userId (userIds may contain dots).
+    /// </summary>
+    public static string DeadLetterQueueName(string userId) => DeadLetterQueuePrefix + userId;
+
+    /// <summary><c>dead.{userId}</c>: the binding of <see cref="DeadLetterQueueName"/> on <see cref="DeadLetterExchange"/>.</summary>
+    public static string DeadLetterRoutingKeyOf(string userId) => DeadLetterRoutingKeyPrefix + userId;
+
+    /// <summary>The userId of a queue name made by <see cref="DeadLetterQueueName"/>, or null.</summary>
+    public static string? UserIdOfDeadLetterQueue(string queueName) =>
+        queueName.StartsWith(DeadLetterQueuePrefix, StringComparison.Ordinal) && queueName.Length > DeadLetterQueuePrefix.Length
+            ? queueName[DeadLetterQueuePrefix.Length..]
+            : null;
+
+    /// <summary>
+    /// The arguments of a per-user dead-letter queue, built here only like <see cref="UserQueueArguments"/>.
+    /// None: it is never consumed (read with <c>basic.get</c>), so no single active consumer; it is
+    /// the end of the line, so no dead-letter exchange of its own; and no <c>x-expires</c>: dead
+    /// letters stay however long nobody looks at them (only a purge removes an emptied queue). The
+    /// default classic queue version, like the user queues: version 2 took more memory per queue
+    /// on RabbitMQ 3.10 (bench/README.md, "Dead letters").
+    /// </summary>
+    public static Dictionary<string, object?> DeadLetterQueueArguments() => [];
 
     public const string QueuePrefix = "queue.user.";
     public const string RoutingKeyPrefix = "user.";

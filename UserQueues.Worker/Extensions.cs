@@ -39,6 +39,7 @@ internal static class Extensions
         builder.Services.AddSingleton<ControlListener>();
         builder.Services.AddHostedService<WorkerHost>();
         builder.Services.AddHostedService<QueueJanitor>();
+        builder.Services.AddHostedService<DeadLetterSorter>();
         builder.Services.AddHostedService<QueueMetricsSnapshot>();
     }
 }

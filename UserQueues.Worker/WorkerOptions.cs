@@ -34,6 +34,14 @@ public sealed class WorkerOptions
     [Range(1, 3600)]
     public int MetricsSnapshotIntervalSeconds { get; set; } = 15;
 
+    /// <summary>
+    /// How often the shared dead-letter inbox (<c>queue.dead_letter</c>) is sorted into the users'
+    /// dead-letter queues; the first pass runs at start. A delivery the broker dead-lettered after
+    /// a rejection shows in its user's dead letters at most this much later.
+    /// </summary>
+    [Range(1, 3600)]
+    public int DeadLetterSortIntervalSeconds { get; set; } = 5;
+
     /// <summary>How long a stopping worker lets in-flight deliveries finish.</summary>
     [Range(1, 300)]
     public int ShutdownTimeoutSeconds { get; set; } = 20;

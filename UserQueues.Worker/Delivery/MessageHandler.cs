@@ -12,7 +12,11 @@ public enum Settlement
     /// <summary>Delivered, retried through the delay levels, or dead-lettered, each confirmed by the broker: acknowledge.</summary>
     Ack,
 
-    /// <summary>Could not be settled safely (e.g. the dead-letter publish failed): reject without requeue, so the queue's own dead-letter exchange keeps it.</summary>
+    /// <summary>
+    /// Could not be settled safely (e.g. the dead-letter publish failed): reject without requeue, so
+    /// the queue's own dead-letter exchange keeps it in the shared inbox, which the workers sort
+    /// into the user's dead-letter queue (<see cref="DeadLetters.SortInboxAsync"/>).
+    /// </summary>
     Reject,
 
     /// <summary>The retry copy could not be published: give the message back to the queue, it is delivered again.</summary>
@@ -37,12 +41,13 @@ public readonly record struct HandleOutcome(Settlement Settlement, TimeSpan Retr
 /// delivered → ack; retryable with attempts left → a copy with <c>x-attempt</c> + 1 goes through
 /// the delay levels and the original is acked only once the copy is confirmed (or, in strict
 /// ordering, the same message is attempted again in place); permanent or exhausted → the
-/// dead-letter queue, with why.
+/// user's dead-letter queue (declared with its first dead letter), with why.
 /// </summary>
 public sealed partial class MessageHandler(
     CallbackClient callbacks,
     RetryPolicy retryPolicy,
     MessagePublisher publisher,
+    DeadLetters deadLetters,
     QueueCounters counters,
     TimeProvider time,
     ILogger<MessageHandler> logger)
@@ -136,7 +141,7 @@ public sealed partial class MessageHandler(
         UserQueuesTelemetry.SetOutcome(activity, UserQueuesTelemetry.Outcomes.DeadLettered, lastStatus);
         try
         {
-            await publisher.DeadLetterAsync(message, reason, lastStatus, cancellationToken).ConfigureAwait(false);
+            await deadLetters.AddAsync(message, reason, lastStatus, cancellationToken).ConfigureAwait(false);
             counters.DeadLettered(message.UserId);
             UserQueuesTelemetry.DeadLettered(exhausted);
             return new HandleOutcome(Settlement.Ack);

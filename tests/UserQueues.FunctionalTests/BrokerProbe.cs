@@ -63,6 +63,30 @@ public sealed class BrokerProbe : IAsyncDisposable
         return info.GetProperty("arguments");
     }
 
+    /// <summary>The largest parts of the broker node's memory (management API memory breakdown), in bytes.</summary>
+    public async Task<IReadOnlyList<(string Part, long Bytes)>> NodeMemoryBreakdownAsync(int top)
+    {
+        var nodes = await _management.GetFromJsonAsync<JsonElement>("api/nodes?columns=name");
+        var name = nodes[0].GetProperty("name").GetString()!;
+        var breakdown = await _management.GetFromJsonAsync<JsonElement>($"api/nodes/{Uri.EscapeDataString(name)}/memory");
+        return [.. breakdown.GetProperty("memory").EnumerateObject()
+            .Where(p => p.Value.ValueKind == JsonValueKind.Number)
+            .Select(p => (p.Name, p.Value.GetInt64()))
+            .OrderByDescending(p => p.Item2)
+            .Take(top)];
+    }
+
+    /// <summary>One part of the broker node's memory breakdown (e.g. <c>queue_procs</c>), in bytes.</summary>
+    public async Task<long> NodeMemoryPartAsync(string part) =>
+        (await NodeMemoryBreakdownAsync(int.MaxValue)).Single(p => p.Part == part).Bytes;
+
+    /// <summary>Memory the broker node uses, in bytes, as the management API reports it.</summary>
+    public async Task<long> NodeMemoryAsync()
+    {
+        var nodes = await _management.GetFromJsonAsync<JsonElement>("api/nodes?columns=mem_used");
+        return nodes.EnumerateArray().Sum(n => n.GetProperty("mem_used").GetInt64());
+    }
+
     /// <summary>
     /// Worker instances listening for control commands: each binds its own exclusive queue to the
     /// control exchange, and the broker drops the binding with the queue when the instance goes.
@@ -88,31 +112,44 @@ public sealed class BrokerProbe : IAsyncDisposable
             .OrderDescending()];
     }
 
-    /// <summary>Takes (and removes) the dead letters of one user from the shared dead-letter queue.</summary>
+    /// <summary>Takes (and removes) the dead letters of one user from its dead-letter queue; none when the queue does not exist.</summary>
     public async Task<List<(IReadOnlyBasicProperties Properties, string Body)>> TakeDeadLettersAsync(string userId)
     {
         await using var channel = await _connection.CreateChannelAsync();
         var mine = new List<(IReadOnlyBasicProperties, string)>();
-        var others = new List<ulong>();
-        while (await channel.BasicGetAsync(Topology.DeadLetterQueue, autoAck: false) is { } result)
+        try
         {
-            if (UserMessage.HeaderString(result.BasicProperties.Headers, MessageHeaders.UserId) == userId)
+            while (await channel.BasicGetAsync(Topology.DeadLetterQueueName(userId), autoAck: true) is { } result)
             {
                 mine.Add((result.BasicProperties, Encoding.UTF8.GetString(result.Body.Span)));
-                await channel.BasicAckAsync(result.DeliveryTag, multiple: false);
-            }
-            else
-            {
-                others.Add(result.DeliveryTag);
             }
         }
-
-        foreach (var tag in others)
+        catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
         {
-            await channel.BasicNackAsync(tag, multiple: false, requeue: true);
+            // No dead letter for this user yet.
         }
 
         return mine;
+    }
+
+    /// <summary>
+    /// Publishes a dead letter into the shared inbox <c>queue.dead_letter</c>, as the versions before
+    /// per-user dead-letter queues did (routing key <c>dead</c>, the userId in its header).
+    /// </summary>
+    public async Task PublishLegacyDeadLetterAsync(UserMessage message, string reason)
+    {
+        await using var channel = await _connection.CreateChannelAsync(new CreateChannelOptions(
+            publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        var properties = message.ToProperties();
+        properties.Headers![MessageHeaders.DeadLetterReason] = reason;
+        await channel.BasicPublishAsync(Topology.DeadLetterExchange, Topology.DeadLetterRoutingKey, mandatory: true, properties, message.Payload);
+    }
+
+    /// <summary>Deletes a queue, whatever it holds (test set-up only).</summary>
+    public async Task DeleteQueueAsync(string queue)
+    {
+        await using var channel = await _connection.CreateChannelAsync();
+        await channel.QueueDeleteAsync(queue);
     }
 
     public async ValueTask DisposeAsync()

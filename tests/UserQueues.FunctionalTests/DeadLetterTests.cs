@@ -1,10 +1,16 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
+using RabbitMQ.Client;
+using UserQueues.Messaging;
 
 namespace UserQueues.FunctionalTests;
 
-/// <summary>Dead letters stay browsable, replayable and purgeable, per user, through the admin API.</summary>
+/// <summary>
+/// Dead letters stay browsable, replayable and purgeable, per user, through the admin API; each
+/// user's are in its own queue, <c>queue.dead_letter.{userId}</c>, which exists only while it has some.
+/// </summary>
 [Collection(UserQueuesAppGroup.Name)]
 public sealed class DeadLetterTests(UserQueuesAppFixture system)
 {
@@ -66,6 +72,147 @@ public sealed class DeadLetterTests(UserQueuesAppFixture system)
         var audit = await (await system.Api.SendAsync(Admin(HttpMethod.Get, "/admin/audit?pageSize=50"))).Content.ReadAsStringAsync();
         Assert.Contains("replay-dead-letters", audit);
         Assert.Contains("purge-dead-letters", audit);
+    }
+
+    [Fact]
+    public async Task AUsersFirstDeadLetterDeclaresItsQueueAndAPurgeRemovesIt()
+    {
+        (await system.Api.PostAsJsonAsync("/create-queue", new { userId = "dl-own" })).EnsureSuccessStatusCode();
+        await SendAsync("dl-own", "dl-own/ok");
+        await system.Sink.WaitForAsync("dl-own/ok", c => c.Count >= 1, Deadline);
+        // Delivered only: no dead-letter queue, no broker object for this user's dead letters.
+        Assert.Null(await system.Broker.InspectAsync(Topology.DeadLetterQueueName("dl-own")));
+        Assert.Equal(0, (await ListAsync("dl-own")).GetProperty("total").GetInt32());
+
+        var dead = await SendAsync("dl-own", "status/404/dl-own/gone");
+        var queue = await Eventually.WaitAsync(() => system.Broker.InspectAsync(Topology.DeadLetterQueueName("dl-own")),
+            q => q?.MessageCount == 1, Deadline, "queue.dead_letter.dl-own with one dead letter");
+        Assert.Equal(0u, queue!.ConsumerCount);
+        Assert.Empty((await system.Broker.QueueArgumentsAsync(Topology.DeadLetterQueueName("dl-own"))).EnumerateObject());
+        Assert.Equal([dead], Ids(await ListAsync("dl-own")));
+
+        var purge = await system.Api.SendAsync(Admin(HttpMethod.Post, "/admin/dead-letters/purge", new { userId = "dl-own" }));
+        Assert.Equal(1, (await purge.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("count").GetInt32());
+        Assert.Null(await system.Broker.InspectAsync(Topology.DeadLetterQueueName("dl-own")));
+
+        // The next dead letter declares it again.
+        var again = await SendAsync("dl-own", "status/404/dl-own/again");
+        var list = await Eventually.WaitAsync(() => ListAsync("dl-own"), l => l.GetProperty("total").GetInt32() == 1, Deadline, "the dead letter after the purge");
+        Assert.Equal([again], Ids(list));
+        (await system.Api.SendAsync(Admin(HttpMethod.Post, "/admin/dead-letters/purge", new { userId = "dl-own" }))).EnsureSuccessStatusCode();
+    }
+
+    [Fact]
+    public async Task DeadLettersLeftInTheSharedQueueByEarlierVersionsAreMovedToTheirUsersAtWorkerStartInOrder()
+    {
+        await system.WaitForWorkersAsync(1);
+        await system.ExecuteOnWorkerAsync(KnownResourceCommands.StopCommand);
+        await system.WaitForWorkersAsync(0);
+
+        // What a version with the one shared queue left behind: letters of two users, and one that
+        // names no user at all (it must stay where it is, never be dropped).
+        var legacy = new[] { ("legacy-1", "a"), ("legacy-2", "b"), ("legacy-1", "c") }
+            .Select(l => new UserMessage(Guid.NewGuid().ToString(), l.Item1, system.Sink.UrlFor($"legacy/{l.Item1}/{l.Item2}"), Encoding.UTF8.GetBytes($"\"{l.Item2}\""), DateTimeOffset.UtcNow))
+            .ToList();
+        var orphanId = Guid.NewGuid().ToString();
+        await PublishOrphanToInboxAsync(orphanId);
+        foreach (var message in legacy)
+        {
+            await system.Broker.PublishLegacyDeadLetterAsync(message, "gave up (an earlier version)");
+        }
+
+        // No worker: nothing moves, and the API does not see them yet.
+        await Consistently.HoldsAsync(() => system.Broker.InspectAsync(Topology.DeadLetterQueue), q => q?.MessageCount == 4, TimeSpan.FromSeconds(2), "the inbox keeps its four letters");
+
+        await system.ExecuteOnWorkerAsync(KnownResourceCommands.StartCommand);
+        var first = await Eventually.WaitAsync(() => ListAsync("legacy-1"), l => l.GetProperty("total").GetInt32() == 2, Deadline, "legacy-1's two letters moved");
+        Assert.Equal([legacy[0].MessageId, legacy[2].MessageId], Ids(first));
+        Assert.Equal("gave up (an earlier version)", first.GetProperty("items")[0].GetProperty("reason").GetString());
+        Assert.Equal([legacy[1].MessageId], Ids(await Eventually.WaitAsync(() => ListAsync("legacy-2"), l => l.GetProperty("total").GetInt32() == 1, Deadline, "legacy-2's letter moved")));
+
+        // The orphan is back in the inbox once the pass that looked at it has let go of it.
+        await Eventually.WaitAsync(() => system.Broker.InspectAsync(Topology.DeadLetterQueue), q => q?.MessageCount == 1, Deadline, "only the orphan left in the inbox");
+        await TakeOrphanAsync(orphanId);
+
+        // A moved letter replays like any other.
+        var replay = await system.Api.SendAsync(Admin(HttpMethod.Post, "/admin/dead-letters/replay", new { userId = "legacy-1" }));
+        Assert.Equal(2, (await replay.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("count").GetInt32());
+        Assert.Equal(legacy[0].MessageId, Assert.Single(await system.Sink.WaitForAsync("legacy/legacy-1/a", c => c.Count >= 1, Deadline)).Headers["webhook-id"]);
+        Assert.Single(await system.Sink.WaitForAsync("legacy/legacy-1/c", c => c.Count >= 1, Deadline));
+        Assert.Equal(0, (await ListAsync("legacy-1")).GetProperty("total").GetInt32());
+        (await system.Api.SendAsync(Admin(HttpMethod.Post, "/admin/dead-letters/purge", new { userId = "legacy-2" }))).EnsureSuccessStatusCode();
+    }
+
+    [Fact]
+    public async Task ADeliveryTheWorkerRejectedReachesItsUsersDeadLettersThroughTheInbox()
+    {
+        (await system.Api.PostAsJsonAsync("/create-queue", new { userId = "dl-reject" })).EnsureSuccessStatusCode();
+        await Eventually.WaitAsync(async () => (await system.Broker.InspectAsync(Topology.QueueName("dl-reject")))?.ConsumerCount ?? 0,
+            n => n == 1, Deadline, "a consumer on queue.user.dl-reject");
+
+        // Not a UserQueues message (no x-user-id, no callback URL): the worker rejects it and the
+        // broker dead-letters it to the shared inbox, whence the worker moves it to dl-reject's queue
+        // by the queue it came from (x-first-death-queue).
+        var id = Guid.NewGuid().ToString();
+        await using (var connection = await ConnectAsync())
+        await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true)))
+        {
+            await channel.BasicPublishAsync(Topology.UserExchange, Topology.RoutingKey("dl-reject"), mandatory: true,
+                new BasicProperties { MessageId = id, DeliveryMode = DeliveryModes.Persistent }, "not ours"u8.ToArray());
+        }
+
+        var list = await Eventually.WaitAsync(() => ListAsync("dl-reject"), l => l.GetProperty("total").GetInt32() == 1, Deadline, "the rejected delivery in dl-reject's dead letters");
+        var letter = list.GetProperty("items")[0];
+        Assert.Equal(id, letter.GetProperty("messageId").GetString());
+        Assert.StartsWith("unreadable", letter.GetProperty("reason").GetString());
+        Assert.Equal("not ours", letter.GetProperty("payload").GetString());
+
+        // It cannot be sent anywhere: a replay skips it and it stays until purged.
+        var replay = await system.Api.SendAsync(Admin(HttpMethod.Post, "/admin/dead-letters/replay", new { userId = "dl-reject" }));
+        Assert.Equal(0, (await replay.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("count").GetInt32());
+        Assert.Equal([id], Ids(await ListAsync("dl-reject")));
+        var purge = await system.Api.SendAsync(Admin(HttpMethod.Post, "/admin/dead-letters/purge", new { userId = "dl-reject" }));
+        Assert.Equal(1, (await purge.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("count").GetInt32());
+    }
+
+    [Fact]
+    public async Task ADeadLetterQueueThatHoldsMessagesOutlivesItsUsersExpiredQueue()
+    {
+        (await system.Api.PostAsJsonAsync("/create-queue", new { userId = "dl-expire", ttlMs = 1000 })).EnsureSuccessStatusCode();
+        var dead = await SendAsync("dl-expire", "flaky/1/410/dl-expire");
+        await Eventually.WaitAsync(() => system.Broker.InspectAsync(Topology.DeadLetterQueueName("dl-expire")), q => q?.MessageCount == 1, Deadline, "the dead letter of dl-expire");
+
+        await Eventually.WaitAsync(() => system.Broker.InspectAsync(Topology.QueueName("dl-expire")), q => q is null, Deadline, "queue.user.dl-expire expired");
+        await Eventually.WaitAsync(() => system.Registry.FindAsync("dl-expire", CancellationToken.None), r => r is null, Deadline, "dl-expire gone from the registry");
+        // The janitor runs every second: several rounds, and the dead letter is still there.
+        await Consistently.HoldsAsync(() => system.Broker.InspectAsync(Topology.DeadLetterQueueName("dl-expire")), q => q?.MessageCount == 1,
+            TimeSpan.FromSeconds(3), "the dead-letter queue of an expired user keeps its message");
+
+        Assert.Equal([dead], Ids(await ListAsync("dl-expire")));
+        var replay = await system.Api.SendAsync(Admin(HttpMethod.Post, "/admin/dead-letters/replay", new { userId = "dl-expire" }));
+        Assert.Equal(1, (await replay.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("count").GetInt32());
+        var delivered = await system.Sink.WaitForAsync("flaky/1/410/dl-expire", c => c.Any(r => r.AnsweredStatus == 200), Deadline);
+        Assert.All(delivered, r => Assert.Equal(dead, r.Headers["webhook-id"]));
+    }
+
+    private async Task<IConnection> ConnectAsync() =>
+        await new ConnectionFactory { Uri = new Uri((await system.App.GetConnectionStringAsync("messaging"))!) }.CreateConnectionAsync();
+
+    private async Task PublishOrphanToInboxAsync(string messageId)
+    {
+        await using var connection = await ConnectAsync();
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        await channel.BasicPublishAsync(Topology.DeadLetterExchange, Topology.DeadLetterRoutingKey, mandatory: true,
+            new BasicProperties { MessageId = messageId, DeliveryMode = DeliveryModes.Persistent }, "orphan"u8.ToArray());
+    }
+
+    private async Task TakeOrphanAsync(string messageId)
+    {
+        await using var connection = await ConnectAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        // A sorting pass may hold it for a moment; it comes back when the pass closes its channel.
+        var orphan = await Eventually.WaitAsync(() => channel.BasicGetAsync(Topology.DeadLetterQueue, autoAck: true), r => r is not null, Deadline, "the orphan");
+        Assert.Equal(messageId, orphan!.BasicProperties.MessageId);
     }
 
     [Fact]

@@ -59,6 +59,8 @@ public class UserQueuesAppFixture : IAsyncLifetime
                 $"--Worker:Replicas={WorkerReplicas}",
                 "--Worker:ReconcileIntervalSeconds=2",
                 "--Worker:ExpiryCheckIntervalSeconds=1",
+                // The shared dead-letter inbox is sorted into per-user queues every second (5 s by default).
+                "--Worker:DeadLetterSortIntervalSeconds=1",
                 "--Delivery:TimeoutSeconds=5",
                 // Retries wait min(1 s, 2^attempt s) so that five attempts take seconds, not a minute.
                 "--Delivery:MaxBackoffSeconds=1",

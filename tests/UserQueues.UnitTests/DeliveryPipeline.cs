@@ -56,6 +56,7 @@ public sealed class DeliveryPipeline : IAsyncDisposable
     private readonly DeliveryGate _gate;
     private readonly ProducerServices _producer;
     private readonly DelayedForwarder _forwarder;
+    private readonly DeadLetters _deadLetterQueues;
     private WebApplication? _receiver;
     private Uri _receiverAddress = null!;
 
@@ -66,7 +67,9 @@ public sealed class DeliveryPipeline : IAsyncDisposable
         _channels = new BrokerChannels(_broker.Connection, messaging);
         var publisher = new MessagePublisher(_channels, messaging, time);
         _registry = new SqliteQueueRegistry(Options.Create(new RegistryOptions { Path = Path.Combine(_directory, "registry.db") }));
-        var provisioner = new UserQueueProvisioner(new BrokerTopology(_channels), _registry, publisher, messaging, time);
+        var topology = new BrokerTopology(_channels);
+        var provisioner = new UserQueueProvisioner(topology, _registry, publisher, messaging, time);
+        _deadLetterQueues = new DeadLetters(_channels, topology, publisher, provisioner, messaging);
 
         var policy = new CallbackAddressPolicy(allowPrivateNetworks: false, [IPNetwork.Parse("127.0.0.1/32")]);
         var delivery = Options.Create(new DeliveryOptions { TimeoutSeconds = 10, ConnectTimeoutSeconds = 5 });
@@ -74,7 +77,7 @@ public sealed class DeliveryPipeline : IAsyncDisposable
         var secrets = new InMemorySecretStore();
         var callbacks = new CallbackClient(new HttpClient(CallbackClient.CreateHandler(delivery.Value, connector)) { Timeout = Timeout.InfiniteTimeSpan },
             policy, connector, new WebhookSigningKeys(secrets, delivery, time), delivery, time, NullLogger<CallbackClient>.Instance);
-        _handler = new MessageHandler(callbacks, new RetryPolicy(delivery), publisher, new QueueCounters(), time, NullLogger<MessageHandler>.Instance);
+        _handler = new MessageHandler(callbacks, new RetryPolicy(delivery), publisher, _deadLetterQueues, new QueueCounters(), time, NullLogger<MessageHandler>.Instance);
         _gate = new DeliveryGate(Options.Create(new WorkerOptions()));
         _forwarder = new DelayedForwarder(_broker.Connection, provisioner, NullLogger<DelayedForwarder>.Instance);
         _producer = new ProducerServices(provisioner, new QueueCounters(), messaging, time, policy, secrets,
@@ -186,6 +189,7 @@ public sealed class DeliveryPipeline : IAsyncDisposable
         await _forwarder.DisposeAsync();
         await _broker.DisposeAsync();
         await _channels.DisposeAsync();
+        _deadLetterQueues.Dispose();
         if (_receiver is not null)
         {
             await _receiver.DisposeAsync();
