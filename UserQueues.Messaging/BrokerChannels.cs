@@ -8,11 +8,11 @@ public sealed class BrokerChannels(IConnection connection, IOptions<MessagingOpt
 {
     public IConnection Connection { get; } = connection;
 
-    /// <summary>Channels with publisher confirms and confirm tracking: a publish completes when the broker has the message.</summary>
-    public ChannelPool Publishes { get; } = new(connection, options.Value.PublishChannels, publisherConfirms: true);
+    /// <summary>Channels with publisher confirms and confirm tracking, shared: a publish completes when the broker has the message.</summary>
+    public PublishChannels Publishes { get; } = new(connection, options.Value.PublishChannels);
 
     /// <summary>Channels for declares and inspection; a channel closed by an error is replaced.</summary>
-    public ChannelPool Declares { get; } = new(connection, options.Value.DeclareChannels, publisherConfirms: false);
+    public ChannelPool Declares { get; } = new(connection, options.Value.DeclareChannels);
 
     public async ValueTask DisposeAsync()
     {

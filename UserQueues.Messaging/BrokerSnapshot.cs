@@ -22,9 +22,21 @@ public sealed class BrokerManagementOptions
     /// </summary>
     public string? Url { get; set; }
 
-    /// <summary>Pause between two snapshots (each one is a single column-filtered call for every queue).</summary>
+    /// <summary>
+    /// Shortest pause between two snapshots (each one is a single column-filtered call for every
+    /// queue). The pause grows with the call's duration (<see cref="SnapshotPacing"/>), and while
+    /// nobody reads the snapshot it is at least <see cref="IdleSnapshotIntervalSeconds"/>.
+    /// </summary>
     [Range(1, 3600)]
     public int SnapshotIntervalSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// Pause between two snapshots while no admin request has read one for two minutes: the
+    /// picture stays there for a broker outage, without the management API listing every queue
+    /// every few seconds for nobody. The first read after that wakes the refresh at once.
+    /// </summary>
+    [Range(1, 3600)]
+    public int IdleSnapshotIntervalSeconds { get; set; } = 60;
 
     /// <summary>A snapshot call taking longer than this is abandoned (at 10,000 queues RabbitMQ 3.10 takes 7-10 s).</summary>
     [Range(1, 600)]
@@ -60,7 +72,14 @@ public sealed partial class BrokerSnapshotService : BackgroundService
     private readonly ILogger<BrokerSnapshotService> _logger;
     private readonly HttpClient _http;
     private readonly string _queuesPath;
+    /// <summary>No read for this long: the snapshot is refreshed every <see cref="BrokerManagementOptions.IdleSnapshotIntervalSeconds"/>.</summary>
+    private static readonly TimeSpan IdleAfter = TimeSpan.FromMinutes(2);
+
+    // No maximum: a surplus release only makes one refresh come early.
+    private readonly SemaphoreSlim _demand = new(0);
     private volatile BrokerSnapshot _current = BrokerSnapshot.Empty;
+    private long _lastReadAt;
+    private int _idle;
 
     public BrokerSnapshotService(IConfiguration configuration, IOptions<BrokerManagementOptions> options, TimeProvider time, ILogger<BrokerSnapshotService> logger)
     {
@@ -79,17 +98,46 @@ public sealed partial class BrokerSnapshotService : BackgroundService
         _queuesPath = $"api/queues/{Uri.EscapeDataString(vhost)}?columns={Columns}";
     }
 
-    public BrokerSnapshot Current => _current;
+    /// <summary>The last picture; reading it counts as demand (an idle refresh loop wakes up).</summary>
+    public BrokerSnapshot Current
+    {
+        get
+        {
+            Volatile.Write(ref _lastReadAt, _time.GetTimestamp());
+            if (Interlocked.Exchange(ref _idle, 0) == 1)
+            {
+                _demand.Release();
+            }
+
+            return _current;
+        }
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var interval = TimeSpan.FromSeconds(_options.SnapshotIntervalSeconds);
+        var idleInterval = TimeSpan.FromSeconds(_options.IdleSnapshotIntervalSeconds);
         while (!stoppingToken.IsCancellationRequested)
         {
+            var started = _time.GetTimestamp();
             await RefreshAsync(stoppingToken).ConfigureAwait(false);
             try
             {
-                await Task.Delay(interval, _time, stoppingToken).ConfigureAwait(false);
+                // At 10,000 queues one call keeps the broker's management plugin busy for seconds:
+                // never back to back, and rarely while nobody looks.
+                await Task.Delay(SnapshotPacing.PauseAfter(interval, _time.GetElapsedTime(started)), _time, stoppingToken).ConfigureAwait(false);
+                if (IsIdle())
+                {
+                    Volatile.Write(ref _idle, 1);
+                    var remaining = idleInterval - _time.GetElapsedTime(started);
+                    // Checked again once the flag is up: a read in between did not see it.
+                    if (IsIdle() && remaining > TimeSpan.Zero)
+                    {
+                        await _demand.WaitAsync(remaining, stoppingToken).ConfigureAwait(false);
+                    }
+
+                    Volatile.Write(ref _idle, 0);
+                }
             }
             catch (OperationCanceledException)
             {
@@ -97,6 +145,8 @@ public sealed partial class BrokerSnapshotService : BackgroundService
             }
         }
     }
+
+    private bool IsIdle() => _time.GetElapsedTime(Volatile.Read(ref _lastReadAt)) >= IdleAfter;
 
     private async Task RefreshAsync(CancellationToken cancellationToken)
     {
@@ -138,6 +188,7 @@ public sealed partial class BrokerSnapshotService : BackgroundService
     public override void Dispose()
     {
         _http.Dispose();
+        _demand.Dispose();
         base.Dispose();
     }
 

@@ -7,21 +7,18 @@ namespace UserQueues.Messaging;
 /// A bounded set of channels, each used by one operation at a time. RabbitMQ serialises RPCs
 /// (declares) per channel and a channel-level error (e.g. PRECONDITION_FAILED) closes the channel,
 /// so operations get a channel of their own and a closed one is replaced, never handed out again.
+/// Confirmed publishes share their channels instead (<see cref="PublishChannels"/>).
 /// </summary>
 public sealed class ChannelPool : IAsyncDisposable
 {
     private readonly IConnection _connection;
-    private readonly CreateChannelOptions _options;
     private readonly SemaphoreSlim _slots;
     private readonly ConcurrentBag<IChannel> _idle = [];
 
-    public ChannelPool(IConnection connection, int size, bool publisherConfirms)
+    public ChannelPool(IConnection connection, int size)
     {
         _connection = connection;
         _slots = new SemaphoreSlim(size, size);
-        _options = new CreateChannelOptions(
-            publisherConfirmationsEnabled: publisherConfirms,
-            publisherConfirmationTrackingEnabled: publisherConfirms);
     }
 
     public async Task<T> RunAsync<T>(Func<IChannel, CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
@@ -72,7 +69,7 @@ public sealed class ChannelPool : IAsyncDisposable
             await idle.CloseQuietlyAsync().ConfigureAwait(false);
         }
 
-        return await _connection.CreateChannelAsync(_options, cancellationToken).ConfigureAwait(false);
+        return await _connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

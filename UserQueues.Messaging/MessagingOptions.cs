@@ -24,7 +24,7 @@ public sealed class MessagingOptions
     [Range(1, 300)]
     public int PublishTimeoutSeconds { get; set; } = 10;
 
-    /// <summary>Channels publishing at once (each waits for its confirms).</summary>
+    /// <summary>Channels for confirmed publishes, each shared by many publishes in flight (<see cref="PublishChannels"/>).</summary>
     [Range(1, 256)]
     public int PublishChannels { get; set; } = 16;
 

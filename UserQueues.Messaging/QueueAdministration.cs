@@ -15,7 +15,7 @@ public sealed class QueueAdministration(BrokerChannels channels) : IAsyncDisposa
     /// <summary>Channels used at once by bulk operations: a purge is one round trip, RabbitMQ serialises them per channel.</summary>
     public const int BulkChannels = 16;
 
-    private readonly ChannelPool _bulk = new(channels.Connection, BulkChannels, publisherConfirms: false);
+    private readonly ChannelPool _bulk = new(channels.Connection, BulkChannels);
 
     /// <summary>Removes the ready messages of a user's queue; null when the queue is not on the broker.</summary>
     public Task<uint?> PurgeAsync(string userId, CancellationToken cancellationToken) =>

@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using UserQueues.Worker;
 using UserQueues.Worker.Consumers;
@@ -21,15 +20,21 @@ internal static class Extensions
         builder.Services.AddSingleton<CallbackConnector>();
         builder.Services.AddSingleton<WebhookSigningKeys>();
 
-        // REVIEW: RemoveAllResilienceHandlers (below) is marked experimental (EXTEXP0001); it is the
-        // documented way to opt one client out of ConfigureHttpClientDefaults' resilience handler.
-#pragma warning disable EXTEXP0001
-        var delivery = builder.Configuration.GetSection(DeliveryOptions.SectionName).Get<DeliveryOptions>() ?? new DeliveryOptions();
-        builder.Services.AddHttpClient<CallbackClient>(http => http.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(services => CallbackClient.CreateHandler(delivery, services.GetRequiredService<CallbackConnector>()))
-            // Retrying is the broker's job (ARCHITECTURE.md): no resilience handler on callbacks.
-            .RemoveAllResilienceHandlers();
-#pragma warning restore EXTEXP0001
+        // One HttpClient over one SocketsHttpHandler for every callback, built here rather than by
+        // IHttpClientFactory: ServiceDefaults' client defaults (service discovery, resilience,
+        // logging scopes) are for calls between our own services. On a callback, service discovery
+        // would send a URL whose host is named like one of our services (http://api/...) to that
+        // service, and retrying is the broker's job (ARCHITECTURE.md). System.Net.Http's own
+        // tracing and metrics stay: they are part of HttpClient, not of the factory.
+        builder.Services.AddSingleton(services =>
+        {
+            var delivery = services.GetRequiredService<IOptions<DeliveryOptions>>().Value;
+            var http = new HttpClient(CallbackClient.CreateHandler(delivery, services.GetRequiredService<CallbackConnector>()))
+            {
+                Timeout = Timeout.InfiniteTimeSpan,
+            };
+            return ActivatorUtilities.CreateInstance<CallbackClient>(services, http);
+        });
 
         builder.Services.AddSingleton<RetryPolicy>();
         builder.Services.AddSingleton<MessageHandler>();

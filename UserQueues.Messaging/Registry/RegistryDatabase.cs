@@ -1,11 +1,16 @@
+using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 
 namespace UserQueues.Messaging.Registry;
 
-/// <summary>The registry's SQLite file: one place that says how every table of it is opened.</summary>
+/// <summary>The registry's SQLite file: one place that says how every table of it is opened and written.</summary>
 internal sealed class RegistryDatabase
 {
+    /// <summary>One writer per database file in this process, whatever number of stores use it.</summary>
+    private static readonly ConcurrentDictionary<string, RegistryWriter> s_writers = new(StringComparer.Ordinal);
+
     private readonly string _connectionString;
+    private readonly RegistryWriter _writer;
 
     public RegistryDatabase(RegistryOptions options)
     {
@@ -20,11 +25,25 @@ internal sealed class RegistryDatabase
             // Microsoft.Data.Sqlite retries a busy database until the command timeout.
             DefaultTimeout = 30,
         }.ToString();
+        var connectionString = _connectionString;
+        _writer = s_writers.GetOrAdd(path, _ => new RegistryWriter(ct => OpenAsync(connectionString, ct)));
     }
 
-    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    /// <summary>A connection for reading (WAL: readers never wait for a writer).</summary>
+    public Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) => OpenAsync(_connectionString, cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> (SQL on the given connection, no transaction of its own) in a
+    /// write transaction, committed before the returned task completes. Concurrent writes of this
+    /// process share one transaction (<see cref="RegistryWriter"/>); one that fails is rolled back
+    /// alone and throws to its caller.
+    /// </summary>
+    public Task<T> WriteAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
+        _writer.WriteAsync(work, cancellationToken);
+
+    private static async Task<SqliteConnection> OpenAsync(string connectionString, CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(_connectionString);
+        var connection = new SqliteConnection(connectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         return connection;
     }

@@ -82,25 +82,27 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
     }
 
-    public async Task<QueueRecord> RegisterAsync(string userId, long ttlMs, QueueOrdering ordering, DateTimeOffset createdAt, CancellationToken cancellationToken)
+    public Task<QueueRecord> RegisterAsync(string userId, long ttlMs, QueueOrdering ordering, DateTimeOffset createdAt, CancellationToken cancellationToken)
     {
-        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"""
-            INSERT INTO queues (user_id, queue_name, routing_key, ttl_ms, ordering, created_at, last_activity_at)
-            VALUES ($userId, $queueName, $routingKey, $ttlMs, $ordering, $createdAt, $createdAt)
-            ON CONFLICT (user_id) DO NOTHING;
-            SELECT {Columns} FROM queues WHERE user_id = $userId;
-            """;
-        command.Parameters.AddWithValue("$userId", userId);
-        command.Parameters.AddWithValue("$queueName", Topology.QueueName(userId));
-        command.Parameters.AddWithValue("$routingKey", Topology.RoutingKey(userId));
-        command.Parameters.AddWithValue("$ttlMs", ttlMs);
-        command.Parameters.AddWithValue("$ordering", ordering == QueueOrdering.Strict ? "strict" : "default");
-        command.Parameters.AddWithValue("$createdAt", createdAt.ToUnixTimeMilliseconds());
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        return Read(reader);
+        return _database.WriteAsync(async (connection, ct) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                INSERT INTO queues (user_id, queue_name, routing_key, ttl_ms, ordering, created_at, last_activity_at)
+                VALUES ($userId, $queueName, $routingKey, $ttlMs, $ordering, $createdAt, $createdAt)
+                ON CONFLICT (user_id) DO NOTHING;
+                SELECT {Columns} FROM queues WHERE user_id = $userId;
+                """;
+            command.Parameters.AddWithValue("$userId", userId);
+            command.Parameters.AddWithValue("$queueName", Topology.QueueName(userId));
+            command.Parameters.AddWithValue("$routingKey", Topology.RoutingKey(userId));
+            command.Parameters.AddWithValue("$ttlMs", ttlMs);
+            command.Parameters.AddWithValue("$ordering", ordering == QueueOrdering.Strict ? "strict" : "default");
+            command.Parameters.AddWithValue("$createdAt", createdAt.ToUnixTimeMilliseconds());
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await reader.ReadAsync(ct).ConfigureAwait(false);
+            return Read(reader);
+        }, cancellationToken);
     }
 
     public async Task<IReadOnlyList<QueueRecord>> ListAsync(ConsumerStatus? status, CancellationToken cancellationToken)
@@ -125,24 +127,29 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
         return records;
     }
 
-    public async Task<bool> SetStatusAsync(string userId, ConsumerStatus status, CancellationToken cancellationToken)
+    public Task<bool> SetStatusAsync(string userId, ConsumerStatus status, CancellationToken cancellationToken)
     {
-        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "UPDATE queues SET status = $status WHERE user_id = $userId";
-        command.Parameters.AddWithValue("$status", StatusText(status));
-        command.Parameters.AddWithValue("$userId", userId);
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        return _database.WriteAsync(async (connection, ct) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE queues SET status = $status WHERE user_id = $userId";
+            command.Parameters.AddWithValue("$status", StatusText(status));
+            command.Parameters.AddWithValue("$userId", userId);
+            return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) > 0;
+        }, cancellationToken);
     }
 
-    public async Task TouchAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken)
+    public Task TouchAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken)
     {
-        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "UPDATE queues SET last_activity_at = max(coalesce(last_activity_at, 0), $at) WHERE user_id = $userId";
-        command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
-        command.Parameters.AddWithValue("$userId", userId);
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return _database.WriteAsync<bool>(async (connection, ct) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE queues SET last_activity_at = max(coalesce(last_activity_at, 0), $at) WHERE user_id = $userId";
+            command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$userId", userId);
+            await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
     }
 
     public async Task<IReadOnlyList<QueueRecord>> ListIdleAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
@@ -166,26 +173,30 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
         return records;
     }
 
-    public async Task<bool> RemoveIfIdleAsync(string userId, DateTimeOffset? lastActivityAt, CancellationToken cancellationToken)
+    public Task<bool> RemoveIfIdleAsync(string userId, DateTimeOffset? lastActivityAt, CancellationToken cancellationToken)
     {
-        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
-            DELETE FROM queues
-            WHERE user_id = $userId AND status = 'running' AND coalesce(last_activity_at, 0) <= $seen
-            """;
-        command.Parameters.AddWithValue("$userId", userId);
-        command.Parameters.AddWithValue("$seen", lastActivityAt?.ToUnixTimeMilliseconds() ?? 0);
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        return _database.WriteAsync(async (connection, ct) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                DELETE FROM queues
+                WHERE user_id = $userId AND status = 'running' AND coalesce(last_activity_at, 0) <= $seen
+                """;
+            command.Parameters.AddWithValue("$userId", userId);
+            command.Parameters.AddWithValue("$seen", lastActivityAt?.ToUnixTimeMilliseconds() ?? 0);
+            return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) > 0;
+        }, cancellationToken);
     }
 
-    public async Task<int> SetAllStatusAsync(ConsumerStatus status, CancellationToken cancellationToken)
+    public Task<int> SetAllStatusAsync(ConsumerStatus status, CancellationToken cancellationToken)
     {
-        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "UPDATE queues SET status = $status WHERE status <> $status";
-        command.Parameters.AddWithValue("$status", StatusText(status));
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return _database.WriteAsync(async (connection, ct) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE queues SET status = $status WHERE status <> $status";
+            command.Parameters.AddWithValue("$status", StatusText(status));
+            return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }, cancellationToken);
     }
 
     public async Task<QueuePage> QueryAsync(QueueQuery query, CancellationToken cancellationToken)
@@ -257,42 +268,43 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
             reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5));
     }
 
-    public async Task AddCountsAsync(IReadOnlyCollection<CounterDelta> deltas, DateTimeOffset at, CancellationToken cancellationToken)
+    public Task AddCountsAsync(IReadOnlyCollection<CounterDelta> deltas, DateTimeOffset at, CancellationToken cancellationToken)
     {
         if (deltas.Count == 0)
         {
-            return;
+            return Task.CompletedTask;
         }
 
-        await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = """
-            UPDATE queues
-            SET published = published + $published, delivered = delivered + $delivered, failed = failed + $failed,
-                retried = retried + $retried, dead_lettered = dead_lettered + $deadLettered, last_activity_at = $at
-            WHERE user_id = $userId
-            """;
-        var userId = command.Parameters.Add("$userId", SqliteType.Text);
-        var published = command.Parameters.Add("$published", SqliteType.Integer);
-        var delivered = command.Parameters.Add("$delivered", SqliteType.Integer);
-        var failed = command.Parameters.Add("$failed", SqliteType.Integer);
-        var retried = command.Parameters.Add("$retried", SqliteType.Integer);
-        var deadLettered = command.Parameters.Add("$deadLettered", SqliteType.Integer);
-        command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
-        foreach (var delta in deltas)
+        // One write: every delta is committed together, or none is.
+        return _database.WriteAsync<bool>(async (connection, ct) =>
         {
-            userId.Value = delta.UserId;
-            published.Value = delta.Counts.Published;
-            delivered.Value = delta.Counts.Delivered;
-            failed.Value = delta.Counts.Failed;
-            retried.Value = delta.Counts.Retried;
-            deadLettered.Value = delta.Counts.DeadLettered;
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                UPDATE queues
+                SET published = published + $published, delivered = delivered + $delivered, failed = failed + $failed,
+                    retried = retried + $retried, dead_lettered = dead_lettered + $deadLettered, last_activity_at = $at
+                WHERE user_id = $userId
+                """;
+            var userId = command.Parameters.Add("$userId", SqliteType.Text);
+            var published = command.Parameters.Add("$published", SqliteType.Integer);
+            var delivered = command.Parameters.Add("$delivered", SqliteType.Integer);
+            var failed = command.Parameters.Add("$failed", SqliteType.Integer);
+            var retried = command.Parameters.Add("$retried", SqliteType.Integer);
+            var deadLettered = command.Parameters.Add("$deadLettered", SqliteType.Integer);
+            command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
+            foreach (var delta in deltas)
+            {
+                userId.Value = delta.UserId;
+                published.Value = delta.Counts.Published;
+                delivered.Value = delta.Counts.Delivered;
+                failed.Value = delta.Counts.Failed;
+                retried.Value = delta.Counts.Retried;
+                deadLettered.Value = delta.Counts.DeadLettered;
+                await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
     }
 
     private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)

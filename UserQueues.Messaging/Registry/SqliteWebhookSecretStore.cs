@@ -37,41 +37,47 @@ public sealed class SqliteWebhookSecretStore : IWebhookSecretStore
         return new UserSigningSecrets(current, previous);
     }
 
-    public async Task<bool> AddIfMissingAsync(string userId, WebhookSecret secret, DateTimeOffset at, CancellationToken cancellationToken)
+    public Task<bool> AddIfMissingAsync(string userId, WebhookSecret secret, DateTimeOffset at, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
-            INSERT INTO signing_secrets (user_id, current_secret, created_at) VALUES ($userId, $secret, $at)
-            ON CONFLICT (user_id) DO NOTHING
-            """;
-        command.Parameters.AddWithValue("$userId", userId);
-        command.Parameters.AddWithValue("$secret", secret.Reveal());
-        command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        return WriteAsync(async (connection, ct) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT INTO signing_secrets (user_id, current_secret, created_at) VALUES ($userId, $secret, $at)
+                ON CONFLICT (user_id) DO NOTHING
+                """;
+            command.Parameters.AddWithValue("$userId", userId);
+            command.Parameters.AddWithValue("$secret", secret.Reveal());
+            command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
+            return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) > 0;
+        }, cancellationToken);
     }
 
-    public async Task<bool> RotateAsync(string userId, WebhookSecret newSecret, DateTimeOffset at, CancellationToken cancellationToken)
+    public Task<bool> RotateAsync(string userId, WebhookSecret newSecret, DateTimeOffset at, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
-            UPDATE signing_secrets SET previous_secret = current_secret, current_secret = $secret, rotated_at = $at
-            WHERE user_id = $userId
-            """;
-        command.Parameters.AddWithValue("$userId", userId);
-        command.Parameters.AddWithValue("$secret", newSecret.Reveal());
-        command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        return WriteAsync(async (connection, ct) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                UPDATE signing_secrets SET previous_secret = current_secret, current_secret = $secret, rotated_at = $at
+                WHERE user_id = $userId
+                """;
+            command.Parameters.AddWithValue("$userId", userId);
+            command.Parameters.AddWithValue("$secret", newSecret.Reveal());
+            command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
+            return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) > 0;
+        }, cancellationToken);
     }
 
-    public async Task<bool> EndRotationAsync(string userId, CancellationToken cancellationToken)
+    public Task<bool> EndRotationAsync(string userId, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "UPDATE signing_secrets SET previous_secret = NULL WHERE user_id = $userId";
-        command.Parameters.AddWithValue("$userId", userId);
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        return WriteAsync(async (connection, ct) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE signing_secrets SET previous_secret = NULL WHERE user_id = $userId";
+            command.Parameters.AddWithValue("$userId", userId);
+            return await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false) > 0;
+        }, cancellationToken);
     }
 
     private static WebhookSecret Parse(string text) =>
@@ -82,14 +88,32 @@ public sealed class SqliteWebhookSecretStore : IWebhookSecretStore
         var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
         if (!_schemaReady)
         {
-            await EnsureSchemaAsync(connection, cancellationToken).ConfigureAwait(false);
+            await EnsureSchemaAsync(connection, cancellationToken).ConfigureAwait(false); // autocommit: done
+            _schemaReady = true;
         }
 
         return connection;
     }
 
+    /// <summary>A write of the registry's writer, the table created first if this process has not yet.</summary>
+    private async Task<T> WriteAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
+    {
+        if (!_schemaReady)
+        {
+            // A write of its own: ready only once committed, whatever becomes of the work.
+            await _database.WriteAsync(async (connection, ct) =>
+            {
+                await EnsureSchemaAsync(connection, ct).ConfigureAwait(false);
+                return true;
+            }, cancellationToken).ConfigureAwait(false);
+            _schemaReady = true;
+        }
+
+        return await _database.WriteAsync(work, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Creates the table once per process; running it twice at once is harmless (IF NOT EXISTS).</summary>
-    private async Task EnsureSchemaAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    private static async Task EnsureSchemaAsync(SqliteConnection connection, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
         command.CommandText = """
@@ -102,6 +126,5 @@ public sealed class SqliteWebhookSecretStore : IWebhookSecretStore
             );
             """;
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        _schemaReady = true;
     }
 }

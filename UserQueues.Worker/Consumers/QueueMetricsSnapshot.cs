@@ -10,7 +10,8 @@ namespace UserQueues.Worker.Consumers;
 /// Feeds the worker's gauges. Active consumers and unacked deliveries are this process's own
 /// figures, read when the gauges are collected; ready messages (a passive declare of each queue
 /// this worker consumes, over the declare channels) and queues by status (the registry) are
-/// refreshed in the background every <see cref="WorkerOptions.MetricsSnapshotIntervalSeconds"/>:
+/// refreshed in the background every <see cref="WorkerOptions.MetricsSnapshotIntervalSeconds"/> or, when
+/// a round takes long (thousands of queues), a multiple of its duration (<see cref="SnapshotPacing"/>):
 /// a metrics scrape never waits on the broker, and the management API is never asked
 /// (ARCHITECTURE.md: it takes seconds for thousands of queues).
 /// </summary>
@@ -19,6 +20,7 @@ internal sealed partial class QueueMetricsSnapshot(
     BrokerTopology topology,
     IQueueRegistry registry,
     IOptions<WorkerOptions> options,
+    TimeProvider time,
     ILogger<QueueMetricsSnapshot> logger) : BackgroundService
 {
     /// <summary>Passive declares in flight at once: the declare channels are shared with the real work.</summary>
@@ -31,9 +33,20 @@ internal sealed partial class QueueMetricsSnapshot(
         UserQueuesTelemetry.ObserveWorker(() => new UserQueuesTelemetry.WorkerFigures(
             _snapshot.Ready, pool.UnackedCount, pool.ActiveCount, _snapshot.QueuesByStatus));
 
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.Value.MetricsSnapshotIntervalSeconds));
-        do
+        var interval = TimeSpan.FromSeconds(options.Value.MetricsSnapshotIntervalSeconds);
+        var pause = interval; // not at once: a starting worker's declare channels are busy subscribing
+        while (!stoppingToken.IsCancellationRequested)
         {
+            try
+            {
+                await Task.Delay(pause, time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            var started = time.GetTimestamp();
             try
             {
                 _snapshot = await TakeAsync(stoppingToken).ConfigureAwait(false);
@@ -47,8 +60,11 @@ internal sealed partial class QueueMetricsSnapshot(
                 // The gauges keep the last figures; the next round tries again.
                 LogSnapshotFailed(logger, e.Message);
             }
+
+            // A passive declare per consumed queue: at 10,000 queues that is seconds of the
+            // broker's time, so the pause grows with it.
+            pause = SnapshotPacing.PauseAfter(interval, time.GetElapsedTime(started));
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
     }
 
     private async Task<Snapshot> TakeAsync(CancellationToken cancellationToken)

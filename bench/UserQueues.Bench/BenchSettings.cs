@@ -45,6 +45,15 @@ public sealed record BenchSettings
 
     public int MessagesPerDelay { get; init; } = 20;
 
+    /// <summary>
+    /// Messages of the light-load latency run of the e2e group: sent open loop at
+    /// <see cref="LightLoadFraction"/> of the throughput the full-load run measured (0: not run).
+    /// </summary>
+    public int LightLoadMessages { get; init; } = 1_000;
+
+    /// <summary>Issue 7: p99 send → callback at 10 % of peak load.</summary>
+    public const double LightLoadFraction = 0.1;
+
     /// <summary>The AppHost's DataDirectory: picks this system's api and worker processes for RSS.</summary>
     public string? DataDirectory { get; init; }
 
@@ -79,6 +88,7 @@ public sealed record BenchSettings
           --concurrency N        requests / publishes in flight (64)
           --payload-bytes N      payload size (256)
           --delays 1,10,60       delays probed (1,10); --messages-per-delay N (20)
+          --light-messages N     e2e latency at 10 % of the measured peak, open loop (1000; 0 = skip)
           --data-directory DIR   the AppHost's DataDirectory: finds its api/worker processes for RSS
           --admin-key KEY        admin API key (change-me)
           --only e2e,delay,scale,admin   scenario groups (all)
@@ -113,6 +123,7 @@ public sealed record BenchSettings
                 "--payload-bytes" => settings with { PayloadBytes = NextInt() },
                 "--delays" => settings with { DelaySeconds = [.. Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture))] },
                 "--messages-per-delay" => settings with { MessagesPerDelay = Math.Max(1, NextInt()) },
+                "--light-messages" => settings with { LightLoadMessages = NextInt() },
                 "--data-directory" => settings with { DataDirectory = Path.GetFullPath(Next()) },
                 "--admin-key" => settings with { AdminApiKey = Next() },
                 "--only" => settings with { Groups = new HashSet<string>(Next().Split(',', StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase) },

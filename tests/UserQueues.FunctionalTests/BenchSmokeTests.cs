@@ -27,6 +27,7 @@ public sealed class BenchSmokeTests(UserQueuesAppFixture system)
             Concurrency = 16,
             DelaySeconds = [1],
             MessagesPerDelay = 2,
+            LightLoadMessages = 40,
             DrainTimeout = TimeSpan.FromSeconds(60),
             ResultsDirectory = null,
             RunId = "smoke",
@@ -37,7 +38,8 @@ public sealed class BenchSmokeTests(UserQueuesAppFixture system)
 
         var report = await new BenchRunner(settings, NoProgress.Instance, worker).RunAsync(timeout.Token);
 
-        Assert.Equal(4, report.Deliveries.Count);
+        // e2e, its light-load run, scale: each with its raw baseline.
+        Assert.Equal(6, report.Deliveries.Count);
         Assert.All(report.Deliveries, d =>
         {
             Assert.Equal(0, d.SendFailures);
@@ -46,6 +48,7 @@ public sealed class BenchSmokeTests(UserQueuesAppFixture system)
             Assert.Equal(d.Sent, d.Delivered);
         });
         Assert.Contains(report.Results, r => r.Scenario == "subscribe" && r.Measure.StartsWith("worker start", StringComparison.Ordinal) && r.Value > 0);
+        Assert.Contains(report.Results, r => r.Measure.StartsWith("latency p99 at 10 % load", StringComparison.Ordinal) && r.Value > 0 && r.Baseline > 0);
         // Delay and admin answer with a figure or say plainly that they are not there yet; neither fails the run.
         Assert.Contains(report.Results, r => r.Scenario.StartsWith("delay", StringComparison.Ordinal));
         Assert.Contains(report.Results, r => r.Scenario == "admin");

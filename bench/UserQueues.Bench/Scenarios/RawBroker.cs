@@ -97,7 +97,8 @@ public sealed class RawBroker : IAsyncDisposable
     /// Publishes <paramref name="messages"/> persistent messages over the queues (as SendPlan
     /// spreads them), each awaited until confirmed; returns the time until the last confirm.
     /// </summary>
-    public async Task<(TimeSpan Elapsed, IReadOnlyCollection<(int User, int Sequence)> Failures)> PublishAsync(IReadOnlyList<string> queues, int messages, int concurrency, int channels, int payloadBytes, IProgressStep progress, CancellationToken cancellationToken)
+    /// <param name="perSecond">Open loop at this rate (<see cref="SendPlan.RunPacedAsync"/>) instead of <paramref name="concurrency"/> in flight.</param>
+    public async Task<(TimeSpan Elapsed, IReadOnlyCollection<(int User, int Sequence)> Failures)> PublishAsync(IReadOnlyList<string> queues, int messages, int concurrency, int channels, int payloadBytes, IProgressStep progress, CancellationToken cancellationToken, double? perSecond = null)
     {
         var options = new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true);
         var pool = new IChannel[channels];
@@ -109,7 +110,12 @@ public sealed class RawBroker : IAsyncDisposable
         try
         {
             var watch = Stopwatch.StartNew();
-            var failures = await SendPlan.RunAsync(queues.Count, messages, concurrency, async (user, sequence) =>
+            var failures = perSecond is { } rate
+                ? await SendPlan.RunPacedAsync(queues.Count, messages, rate, PublishOneAsync, cancellationToken)
+                : await SendPlan.RunAsync(queues.Count, messages, concurrency, PublishOneAsync, cancellationToken);
+            return (watch.Elapsed, failures);
+
+            async Task<bool> PublishOneAsync(int user, int sequence)
             {
                 var body = BenchPayload.Create(user, sequence, Stopwatch.GetTimestamp(), payloadBytes);
                 var properties = new BasicProperties { Persistent = true, MessageId = Guid.CreateVersion7().ToString(), ContentType = "application/json" };
@@ -126,8 +132,7 @@ public sealed class RawBroker : IAsyncDisposable
                 {
                     progress.Increment();
                 }
-            }, cancellationToken);
-            return (watch.Elapsed, failures);
+            }
         }
         finally
         {

@@ -51,11 +51,17 @@ public sealed class SystemClient : IDisposable
     /// POST /send-message for every message of the plan, to the sink's callback URL; returns the
     /// failed sends and their statuses ("503×3, 0×1": 0 = no HTTP answer).
     /// </summary>
-    public async Task<(TimeSpan Elapsed, IReadOnlyCollection<(int User, int Sequence)> Failures, string Statuses)> SendAsync(IReadOnlyList<string> userIds, int messages, int concurrency, int payloadBytes, string callbackUrl, IProgressStep progress, CancellationToken cancellationToken)
+    /// <param name="perSecond">Open loop at this rate (<see cref="SendPlan.RunPacedAsync"/>) instead of <paramref name="concurrency"/> in flight.</param>
+    public async Task<(TimeSpan Elapsed, IReadOnlyCollection<(int User, int Sequence)> Failures, string Statuses)> SendAsync(IReadOnlyList<string> userIds, int messages, int concurrency, int payloadBytes, string callbackUrl, IProgressStep progress, CancellationToken cancellationToken, double? perSecond = null)
     {
         var statuses = new System.Collections.Concurrent.ConcurrentDictionary<int, int>();
         var watch = Stopwatch.StartNew();
-        var failures = await SendPlan.RunAsync(userIds.Count, messages, concurrency, async (user, sequence) =>
+        var failures = perSecond is { } rate
+            ? await SendPlan.RunPacedAsync(userIds.Count, messages, rate, SendOneOfPlanAsync, cancellationToken)
+            : await SendPlan.RunAsync(userIds.Count, messages, concurrency, SendOneOfPlanAsync, cancellationToken);
+        return (watch.Elapsed, failures, string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}×{s.Value}")));
+
+        async Task<bool> SendOneOfPlanAsync(int user, int sequence)
         {
             try
             {
@@ -72,8 +78,7 @@ public sealed class SystemClient : IDisposable
             {
                 progress.Increment();
             }
-        }, cancellationToken);
-        return (watch.Elapsed, failures, string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}×{s.Value}")));
+        }
     }
 
     /// <summary>One send-message; returns the HTTP status (0 when the request itself failed).</summary>
