@@ -74,22 +74,7 @@ public sealed class BrokerTopology(BrokerChannels channels)
     /// calls it under its per-user lock). False when it is not empty; true also when it was gone.
     /// </summary>
     public Task<bool> DeleteDeadLetterQueueIfEmptyAsync(string userId, CancellationToken cancellationToken) =>
-        channels.Declares.RunAsync(async (channel, ct) =>
-        {
-            try
-            {
-                await channel.QueueDeleteAsync(Topology.DeadLetterQueueName(userId), ifUnused: true, ifEmpty: true, cancellationToken: ct).ConfigureAwait(false);
-                return true;
-            }
-            catch (Exception e) when (AmqpReplyCodes.Of(e) == AmqpReplyCodes.PreconditionFailed)
-            {
-                return false; // a dead letter arrived meanwhile: the queue stays
-            }
-            catch (Exception e) when (AmqpReplyCodes.Of(e) == AmqpReplyCodes.NotFound)
-            {
-                return true;
-            }
-        }, cancellationToken);
+        DeleteIfEmptyAndUnusedAsync(Topology.DeadLetterQueueName(userId), cancellationToken);
 
     /// <summary>
     /// Deletes a user queue only if the broker finds it empty and without consumers, atomically
@@ -97,16 +82,20 @@ public sealed class BrokerTopology(BrokerChannels channels)
     /// more) empty or unused; true also when it was already gone.
     /// </summary>
     public Task<bool> DeleteUserQueueIfIdleAsync(string userId, CancellationToken cancellationToken) =>
+        DeleteIfEmptyAndUnusedAsync(Topology.QueueName(userId), cancellationToken);
+
+    /// <summary>queue.delete if-empty if-unused: false when messages or a consumer arrived (the queue stays), true also when it was gone.</summary>
+    private Task<bool> DeleteIfEmptyAndUnusedAsync(string queue, CancellationToken cancellationToken) =>
         channels.Declares.RunAsync(async (channel, ct) =>
         {
             try
             {
-                await channel.QueueDeleteAsync(Topology.QueueName(userId), ifUnused: true, ifEmpty: true, cancellationToken: ct).ConfigureAwait(false);
+                await channel.QueueDeleteAsync(queue, ifUnused: true, ifEmpty: true, cancellationToken: ct).ConfigureAwait(false);
                 return true;
             }
             catch (Exception e) when (AmqpReplyCodes.Of(e) == AmqpReplyCodes.PreconditionFailed)
             {
-                return false; // messages or a consumer arrived: the queue stays
+                return false;
             }
             catch (Exception e) when (AmqpReplyCodes.Of(e) == AmqpReplyCodes.NotFound)
             {
