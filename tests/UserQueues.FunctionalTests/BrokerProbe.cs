@@ -63,6 +63,18 @@ public sealed class BrokerProbe : IAsyncDisposable
         return info.GetProperty("arguments");
     }
 
+    /// <summary>The queue's ready messages as the management API reports them (its statistics lag a few seconds).</summary>
+    public async Task<long> ManagementReadyAsync(string queue)
+    {
+        var info = await _management.GetFromJsonAsync<JsonElement>($"api/queues/%2F/{Uri.EscapeDataString(queue)}");
+        if (info.ValueKind == JsonValueKind.Array)
+        {
+            info = info.EnumerateArray().FirstOrDefault();
+        }
+
+        return info.ValueKind == JsonValueKind.Object && info.TryGetProperty("messages_ready", out var ready) && ready.TryGetInt64(out var count) ? count : -1;
+    }
+
     /// <summary>
     /// Worker instances listening for control commands: each binds its own exclusive queue to the
     /// control exchange, and the broker drops the binding with the queue when the instance goes.
