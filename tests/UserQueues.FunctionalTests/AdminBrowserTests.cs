@@ -190,6 +190,9 @@ public sealed partial class AdminBrowserTests(UserQueuesAppFixture system) : IAs
         await search.FillAsync(text);
         await search.PressAsync("Enter");
         await Assertions.Expect(Page.Locator($"[data-testid^='queue-link-{text}']").First).ToBeVisibleAsync();
+        // Applied: no row of another queue is left. (Typing on before that would race the search
+        // box's own re-render, which writes the text it searched for back into the box.)
+        await Assertions.Expect(Page.Locator($"[data-testid^='queue-link-']:not([data-testid*='{text}'])")).ToHaveCountAsync(0);
     }
 
     private static Regex SignInUrl() => SignInUrlPattern();
