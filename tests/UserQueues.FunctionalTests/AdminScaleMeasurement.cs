@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
 using Xunit.Abstractions;
 
@@ -24,25 +25,62 @@ public sealed class MeasurementFactAttribute : FactAttribute
 /// GET /admin/queues, stop-all / start-all / reset-all. The benchmark harness (bench/) owns the
 /// real measurements; this one prints what it saw.
 /// </summary>
-[Collection(UserQueuesAppGroup.Name)]
-public sealed class AdminScaleMeasurement(UserQueuesAppFixture system, ITestOutputHelper output)
+/// <remarks>
+/// It starts a system of its own (not the tests' shared one) with the production intervals
+/// (<see cref="ProductionIntervalsAppFixture"/>), and creates the queues as the bench does: 64
+/// requests at once over a plain pooled handler.
+/// </remarks>
+public sealed class AdminScaleMeasurement(ITestOutputHelper output)
 {
+    private const int CreateConcurrency = 64;
+    private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(5);
+
     [MeasurementFact]
     public async Task MeasureTheAdminApiAtManyQueues()
     {
         var count = int.Parse(Environment.GetEnvironmentVariable(MeasurementFactAttribute.Variable)!, System.Globalization.CultureInfo.InvariantCulture);
+        var system = new ProductionIntervalsAppFixture();
+        await system.InitializeAsync();
+        try
+        {
+            await MeasureAsync(system, count);
+        }
+        finally
+        {
+            await system.DisposeAsync();
+        }
+    }
+
+    private async Task MeasureAsync(UserQueuesAppFixture system, int count)
+    {
         using var admin = system.CreateAdminClient();
         admin.Timeout = TimeSpan.FromMinutes(5);
+        Report($"load average before: {LoadAverage()}");
 
-        var watch = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
-            (await system.Api.PostAsJsonAsync("/create-queue", new { userId = $"scale-{i:D5}" }, ct)).EnsureSuccessStatusCode());
-        Report($"created {count} queues in {watch.Elapsed.TotalSeconds:0.0} s");
+        var users = Enumerable.Range(0, count).Select(i => $"scale-{i:D5}").ToArray();
+        var queues = users.Select(u => "queue.user." + u).ToArray();
+        using (var producer = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = CreateConcurrency + 8 })
+        {
+            BaseAddress = system.App.GetEndpoint("api", "http"),
+            Timeout = TimeSpan.FromMinutes(1),
+        })
+        {
+            var watch = Stopwatch.StartNew();
+            await Parallel.ForEachAsync(users, new ParallelOptions { MaxDegreeOfParallelism = CreateConcurrency }, async (user, ct) =>
+            {
+                using var body = new StringContent($$"""{"userId":"{{user}}"}""", Encoding.UTF8, "application/json");
+                (await producer.PostAsync("/create-queue", body, ct)).EnsureSuccessStatusCode();
+            });
+            Report($"created {count} queues in {watch.Elapsed.TotalSeconds:0.0} s ({count / watch.Elapsed.TotalSeconds:0} /s, {CreateConcurrency} at once); load average {LoadAverage()}");
+        }
+
+        var (_, consumed) = await WaitForAllAsync(system, queues, consumers => consumers == 1, Stopwatch.GetTimestamp(), "every queue consumed after creation");
+        Report($"every queue consumed no later than {consumed:0.0} s after the last create-queue answered");
 
         var snapshot = await Eventually.WaitAsync(
             async () => await admin.GetFromJsonAsync<JsonElement>("/admin/queues?pageSize=1"),
             page => page.GetProperty("snapshot").GetProperty("queues").GetInt32() >= count,
-            TimeSpan.FromMinutes(5), "a snapshot with every queue");
+            Deadline, "a snapshot with every queue");
         Report($"management snapshot call: {snapshot.GetProperty("snapshot").GetProperty("durationMs").GetInt64()} ms for {snapshot.GetProperty("snapshot").GetProperty("queues").GetInt32()} queues");
 
         foreach (var query in new[] { "pageSize=50", "pageSize=50&page=100", "pageSize=50&search=scale-09", "pageSize=50&status=running&sort=-createdAt", "pageSize=50&sort=-ready", "pageSize=500" })
@@ -59,23 +97,90 @@ public sealed class AdminScaleMeasurement(UserQueuesAppFixture system, ITestOutp
             Report($"GET /admin/queues?{query}: median {times[10]:0} ms, p95 {times[18]:0} ms, max {times[19]:0} ms");
         }
 
-        foreach (var action in new[] { "stop-all", "start-all", "reset-all" })
+        // stop-all, then reset-all while the consumers are stopped (one waiting message in every
+        // tenth queue, so that it has something to purge and nothing is delivered meanwhile), then start-all.
+        foreach (var action in new[] { "stop-all", "reset-all", "start-all" })
         {
-            var one = Stopwatch.StartNew();
-            var answer = await (await admin.PostAsync($"/admin/{action}", null)).Content.ReadFromJsonAsync<JsonElement>();
-            Report($"POST /admin/{action}: {one.Elapsed.TotalMilliseconds:0} ms ({answer.GetRawText()})");
+            if (action == "reset-all")
+            {
+                await Parallel.ForEachAsync(users.Where((_, i) => i % 10 == 0), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (user, ct) =>
+                    (await system.Api.PostAsJsonAsync("/send-message", new { userId = user, callbackUrl = system.Sink.UrlFor("scale"), payload = 1 }, ct)).EnsureSuccessStatusCode());
+            }
+
+            Report($"load average before {action}: {LoadAverage()}");
+            var requested = Stopwatch.GetTimestamp();
+            using var response = await admin.PostAsync($"/admin/{action}", null);
+            var answered = Stopwatch.GetElapsedTime(requested);
+            var answer = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Report($"POST /admin/{action}: answered in {answered.TotalMilliseconds:0} ms ({answer.GetRawText()})");
             if (action == "stop-all")
             {
-                await Eventually.WaitAsync(async () => (await system.Broker.InspectAsync($"queue.user.scale-{count - 1:D5}"))!.ConsumerCount, n => n == 0, TimeSpan.FromMinutes(5), "last queue without consumer");
-                Report($"  ... last queue's consumer cancelled after {one.Elapsed.TotalSeconds:0.0} s");
+                var (after, noLaterThan) = await WaitForAllAsync(system, queues, consumers => consumers == 0, requested, "every consumer cancelled");
+                Report($"  ... every consumer cancelled between {after:0.00} and {noLaterThan:0.00} s after the request");
             }
             else if (action == "start-all")
             {
-                await Eventually.WaitAsync(async () => (await system.Broker.InspectAsync($"queue.user.scale-{count - 1:D5}"))!.ConsumerCount, n => n == 1, TimeSpan.FromMinutes(5), "last queue consumed");
-                Report($"  ... last queue consumed again after {one.Elapsed.TotalSeconds:0.0} s");
+                var (after, noLaterThan) = await WaitForAllAsync(system, queues, consumers => consumers == 1, requested, "every queue consumed again");
+                Report($"  ... every queue consumed again between {after:0.00} and {noLaterThan:0.00} s after the request");
+            }
+            else
+            {
+                // The answer comes after the last purge: complete when answered.
+                Report($"  ... every queue purged when it answered ({answered.TotalSeconds:0.00} s)");
             }
         }
     }
+
+    /// <summary>
+    /// Waits until every queue satisfies <paramref name="done"/>; returns when that happened,
+    /// in seconds since <paramref name="since"/>, as bounds: after the last answer that found a
+    /// queue not done yet, and no later than the answer that found the last queue done. A sample
+    /// first (every 100th queue), so that the probe's passive declares do not compete with the
+    /// operation measured while it is in full swing; then sweeps over the queues not yet seen
+    /// done, each smaller than the one before. A queue seen done stays done while nothing else
+    /// acts on it.
+    /// </summary>
+    private static async Task<(double After, double NoLaterThan)> WaitForAllAsync(UserQueuesAppFixture system, IReadOnlyList<string> queues,
+        Func<long, bool> done, long since, string what)
+    {
+        long lastNotDone = since, lastDone = since;
+        var sample = queues.Where((_, i) => i % 100 == 0).ToArray();
+        await Eventually.WaitAsync(async () =>
+        {
+            var counts = await system.Broker.ConsumerCountsAsync(sample);
+            foreach (var (_, (_, at)) in counts.Where(c => !done(c.Value.Consumers)))
+            {
+                lastNotDone = Math.Max(lastNotDone, at);
+            }
+
+            return counts.Values.Count(c => !done(c.Consumers));
+        }, pending => pending == 0, Deadline, what + " (sample)");
+
+        IReadOnlyCollection<string> pending = queues;
+        var watch = Stopwatch.StartNew();
+        while (pending.Count > 0)
+        {
+            Assert.True(watch.Elapsed < Deadline, $"{what}: {pending.Count} queue(s) still not done after {Deadline.TotalMinutes} min");
+            var counts = await system.Broker.ConsumerCountsAsync(pending);
+            foreach (var (_, (consumers, at)) in counts)
+            {
+                if (done(consumers))
+                {
+                    lastDone = Math.Max(lastDone, at);
+                }
+                else
+                {
+                    lastNotDone = Math.Max(lastNotDone, at);
+                }
+            }
+
+            pending = [.. counts.Where(pair => !done(pair.Value.Consumers)).Select(pair => pair.Key)];
+        }
+
+        return (Stopwatch.GetElapsedTime(since, lastNotDone).TotalSeconds, Stopwatch.GetElapsedTime(since, Math.Max(lastDone, lastNotDone)).TotalSeconds);
+    }
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
     private void Report(string line)
     {

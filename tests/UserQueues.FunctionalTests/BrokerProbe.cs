@@ -88,6 +88,55 @@ public sealed class BrokerProbe : IAsyncDisposable
     }
 
     /// <summary>
+    /// Consumers of many queues, by passive declares over <paramref name="channels"/> channels at
+    /// once (-1 for a queue that does not exist), each with the <see cref="System.Diagnostics.Stopwatch"/>
+    /// timestamp of its answer.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, (long Consumers, long At)>> ConsumerCountsAsync(IReadOnlyCollection<string> queues, int channels = 8)
+    {
+        var counts = new System.Collections.Concurrent.ConcurrentDictionary<string, (long, long)>(StringComparer.Ordinal);
+        var work = new System.Collections.Concurrent.ConcurrentQueue<string>(queues);
+        await Task.WhenAll(Enumerable.Range(0, Math.Min(channels, Math.Max(1, queues.Count))).Select(async _ =>
+        {
+            var channel = await _connection.CreateChannelAsync();
+            try
+            {
+                while (work.TryDequeue(out var queue))
+                {
+                    try
+                    {
+                        var ok = await channel.QueueDeclarePassiveAsync(queue);
+                        counts[queue] = (ok.ConsumerCount, System.Diagnostics.Stopwatch.GetTimestamp());
+                    }
+                    catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+                    {
+                        counts[queue] = (-1, System.Diagnostics.Stopwatch.GetTimestamp());
+                        await channel.DisposeAsync();
+                        channel = await _connection.CreateChannelAsync();
+                    }
+                }
+            }
+            finally
+            {
+                await channel.DisposeAsync();
+            }
+        }));
+        return counts;
+    }
+
+    /// <summary>The queue's ready messages as the management API reports them (its statistics lag a few seconds).</summary>
+    public async Task<long> ManagementReadyAsync(string queue)
+    {
+        var info = await _management.GetFromJsonAsync<JsonElement>($"api/queues/%2F/{Uri.EscapeDataString(queue)}");
+        if (info.ValueKind == JsonValueKind.Array)
+        {
+            info = info.EnumerateArray().FirstOrDefault();
+        }
+
+        return info.ValueKind == JsonValueKind.Object && info.TryGetProperty("messages_ready", out var ready) && ready.TryGetInt64(out var count) ? count : -1;
+    }
+
+    /// <summary>
     /// Worker instances listening for control commands: each binds its own exclusive queue to the
     /// control exchange, and the broker drops the binding with the queue when the instance goes.
     /// </summary>

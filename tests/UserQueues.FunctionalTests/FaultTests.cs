@@ -108,6 +108,81 @@ public sealed class FaultTests(UserQueuesAppFixture system)
     }
 
     [Fact]
+    public async Task TheAdminQueuesPageAnswersFromTheSnapshotWhileTheBrokerIsDownAndLiveAgainAfter()
+    {
+        const string user = "snapshot-fallback";
+        using var admin = system.CreateAdminClient();
+        (await system.Api.PostAsJsonAsync("/create-queue", new { userId = user })).EnsureSuccessStatusCode();
+        (await admin.PostAsJsonAsync("/admin/stop-consumer", new { userId = user })).EnsureSuccessStatusCode();
+        await Eventually.WaitAsync(async () => (long?)(await system.Broker.InspectAsync("queue.user." + user))?.ConsumerCount ?? -1, n => n == 0, Deadline, "no consumer");
+        await system.SendAsync(new { userId = user, callbackUrl = system.Sink.UrlFor(user), payload = 1 });
+        await system.SendAsync(new { userId = user, callbackUrl = system.Sink.UrlFor(user), payload = 2 });
+        var path = $"/admin/queues?search={user}";
+
+        // Live figures; then a background snapshot begun after the management API (its source)
+        // counted the two waiting messages.
+        await Eventually.WaitAsync(() => ListAsync(admin, path), answer => answer is { Status: HttpStatusCode.OK, LiveFigures: "broker", Ready: 2 },
+            Deadline, "live figures");
+        await Eventually.WaitAsync(() => system.Broker.ManagementReadyAsync("queue.user." + user), n => n == 2, Deadline, "the management API counts the messages");
+        var counted = DateTimeOffset.UtcNow;
+        await Eventually.WaitAsync(() => ListAsync(admin, path), answer => answer.SnapshotStartedAt > counted && answer.SnapshotError is null,
+            Deadline, "a snapshot taken since");
+
+        await system.ExecuteOnBrokerAsync(KnownResourceCommands.StopCommand);
+        try
+        {
+            // Every answer while the broker is down is a page (never a 503), and soon one that says
+            // its figures are the snapshot's, with the snapshot's own failure.
+            var down = await Eventually.WaitAsync(() => ListAsync(admin, path), answer =>
+            {
+                Assert.Equal(HttpStatusCode.OK, answer.Status);
+                return answer.LiveFigures == "snapshot" && answer.SnapshotError is not null;
+            }, Deadline, "an answer from the snapshot while the broker is down");
+            Assert.Equal(2, down.Ready);
+            Assert.Equal(1, down.Total);
+            await Consistently.HoldsAsync(() => ListAsync(admin, path), answer => answer is { Status: HttpStatusCode.OK, LiveFigures: "snapshot", Ready: 2 },
+                TimeSpan.FromSeconds(3), "the page keeps answering from the snapshot");
+        }
+        finally
+        {
+            await system.ExecuteOnBrokerAsync(KnownResourceCommands.StartCommand);
+            await system.App.ResourceNotifications.WaitForResourceHealthyAsync("messaging").WaitAsync(Deadline);
+        }
+
+        await Eventually.WaitAsync(() => ListAsync(admin, path), answer => answer.Status == HttpStatusCode.OK && answer.LiveFigures == "broker"
+            && answer.Ready == 2 && answer.SnapshotError is null, Deadline, "live figures again after the broker is back");
+        await system.WaitForWorkersAsync(1);
+        (await admin.PostAsJsonAsync("/admin/start-consumer", new { userId = user })).EnsureSuccessStatusCode();
+        await system.Sink.WaitForAsync(user, c => c.Count == 2, Deadline);
+    }
+
+    private sealed record ListAnswer(HttpStatusCode Status, string? LiveFigures, long? Ready, int? Total, DateTimeOffset? SnapshotStartedAt, string? SnapshotError)
+    {
+        public override string ToString() => $"{(int)Status} liveFigures={LiveFigures} ready={Ready} total={Total} snapshot started={SnapshotStartedAt:O} error={SnapshotError}";
+    }
+
+    /// <summary>GET one page of the admin queue list: its status, where its figures come from, the one queue's ready, and the snapshot's start and error.</summary>
+    private static async Task<ListAnswer> ListAsync(HttpClient admin, string path)
+    {
+        using var response = await admin.GetAsync(path);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            return new ListAnswer(response.StatusCode, null, null, null, null, null);
+        }
+
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var snapshot = body.GetProperty("snapshot");
+        var queues = body.GetProperty("queues");
+        DateTimeOffset? started = snapshot.GetProperty("takenAt").ValueKind == JsonValueKind.String
+            ? snapshot.GetProperty("takenAt").GetDateTimeOffset() - TimeSpan.FromMilliseconds(snapshot.GetProperty("durationMs").GetInt64())
+            : null;
+        return new ListAnswer(response.StatusCode, body.GetProperty("liveFigures").GetString(),
+            queues.GetArrayLength() == 1 ? queues[0].GetProperty("ready").GetInt64() : null,
+            body.GetProperty("total").GetInt32(), started,
+            snapshot.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.String ? error.GetString() : null);
+    }
+
+    [Fact]
     public async Task MessagesToAReceiverThatIsDownForTheFirstAttemptsAreDeliveredWhenItComesBack()
     {
         int port;
