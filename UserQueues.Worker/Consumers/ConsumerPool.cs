@@ -48,6 +48,15 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
         _lanes = [.. Enumerable.Range(0, _options.Channels).Select(i => new Lane(i))];
     }
 
+    /// <summary>
+    /// Users whose consumer an operator's stop cancelled here: their queues are on the broker (the
+    /// janitor never expires a stopped queue; it parks a queue before deleting it, which takes it
+    /// out of here), so a start consumes them without a passive declare first. That halves the
+    /// broker round trips of a start-all of 10,000 queues. Emptied when a lane fails, in case a
+    /// queue went away behind our back after all (a consume on it is what closes a lane).
+    /// </summary>
+    private readonly ConcurrentDictionary<string, byte> _stoppedOnBroker = new(StringComparer.Ordinal);
+
     /// <summary>Raised when a lane failed for good, so that reconciliation runs now rather than later.</summary>
     public event Action? RepairNeeded;
 
@@ -115,7 +124,8 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
             }
 
             // basic.consume on a missing queue would close the lane's channel and every consumer on it.
-            if (await _topology.InspectUserQueueAsync(userId, cancellationToken).ConfigureAwait(false) is null)
+            if (!_stoppedOnBroker.TryRemove(userId, out _)
+                && await _topology.InspectUserQueueAsync(userId, cancellationToken).ConfigureAwait(false) is null)
             {
                 _missing[userId] = 0;
                 _consumers.TryRemove(userId, out _);
@@ -139,7 +149,8 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
     }
 
     /// <summary>Cancels the user's consumer; its in-flight delivery finishes, buffered messages go back to the queue.</summary>
-    public async Task UnsubscribeAsync(string userId, CancellationToken cancellationToken)
+    /// <returns>True when there was a consumer to cancel.</returns>
+    public async Task<bool> UnsubscribeAsync(string userId, CancellationToken cancellationToken)
     {
         var userLock = LockOf(userId);
         await userLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -150,11 +161,23 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
                 await consumer.StopAsync(cancellationToken).ConfigureAwait(false);
                 consumer.Dispose();
                 LogUnsubscribed(_logger, userId);
+                return true;
             }
+
+            return false;
         }
         finally
         {
             userLock.Release();
+        }
+    }
+
+    /// <summary>An operator's stop (<see cref="UnsubscribeAsync"/>): the queue stays on the broker for the next start.</summary>
+    public async Task StopConsumingAsync(string userId, CancellationToken cancellationToken)
+    {
+        if (await UnsubscribeAsync(userId, cancellationToken).ConfigureAwait(false))
+        {
+            _stoppedOnBroker[userId] = 0;
         }
     }
 
@@ -166,6 +189,7 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
     public async Task ParkAsync(string userId, TimeSpan duration, CancellationToken cancellationToken)
     {
         _parkedUntil[userId] = Environment.TickCount64 + (long)duration.TotalMilliseconds;
+        _stoppedOnBroker.TryRemove(userId, out _); // the janitor may delete it now
         await UnsubscribeAsync(userId, cancellationToken).ConfigureAwait(false);
     }
 
@@ -200,7 +224,7 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
         }
 
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(4, _lanes.Length * 2), CancellationToken = cancellationToken };
-        await Parallel.ForEachAsync(_consumers.Keys.ToList(), parallel, async (userId, ct) => await UnsubscribeAsync(userId, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        await Parallel.ForEachAsync(_consumers.Keys.ToList(), parallel, async (userId, ct) => await StopConsumingAsync(userId, ct).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -318,6 +342,7 @@ internal sealed partial class ConsumerPool : IAsyncDisposable
         if (reason.Initiator == ShutdownInitiator.Peer && _connection.IsOpen && !_abort.IsCancellationRequested)
         {
             lane.Broken = true;
+            _stoppedOnBroker.Clear();
             LogLaneBroken(_logger, lane.Index, reason.ReplyCode, reason.ReplyText);
             RepairNeeded?.Invoke();
         }

@@ -44,7 +44,7 @@ internal sealed partial class ControlListener(IConnection connection, ConsumerPo
 
                     break;
                 case ControlAction.Unsubscribe:
-                    await pool.UnsubscribeAsync(command.UserId!, cancellationToken).ConfigureAwait(false);
+                    await pool.StopConsumingAsync(command.UserId!, cancellationToken).ConfigureAwait(false);
                     break;
                 case ControlAction.Park:
                     await pool.ParkAsync(command.UserId!, QueueJanitor.ParkDuration, cancellationToken).ConfigureAwait(false);

@@ -279,6 +279,40 @@ public sealed class AdminApiTests(UserQueuesAppFixture system) : IDisposable
         await PostAsync("/admin/start-consumer", new { userId = "paging-a-2" });
     }
 
+    [Fact]
+    public async Task AStoppedQueueDeletedBehindUserQueuesBackBreaksNoOtherUsersDeliveries()
+    {
+        // start-all has the workers consume the queues they stopped without asking the broker
+        // first (start-consumer declares the queue again itself). If a queue went away meanwhile
+        // (deleted on the broker by hand), that consume closes the worker's channel with the
+        // consumers of other users on it: they must come back by themselves, and the deleted
+        // user's next message must be delivered too.
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var gone = $"gone-{run}";
+        var others = Enumerable.Range(0, 16).Select(i => $"bystander-{run}-{i}").ToArray();
+        foreach (var user in others.Prepend(gone))
+        {
+            await CreateQueueAsync(user);
+        }
+
+        await PostAsync("/admin/stop-consumer", new { userId = gone });
+        await Eventually.WaitAsync(() => ConsumersAsync(gone), n => n == 0, CommandTimeout, $"{gone} is no longer consumed");
+        await system.Broker.DeleteQueueAsync(Queue(gone));
+        await PostAsync("/admin/start-all", null);
+
+        foreach (var user in others)
+        {
+            await Eventually.WaitAsync(() => ConsumersAsync(user), n => n == 1, DeliveryTimeout, $"{user} is consumed again");
+            await SendAsync(user, 1);
+        }
+
+        await SendAsync(gone, 1); // the API declares the queue again (the broker returned the publish)
+        foreach (var user in others.Prepend(gone))
+        {
+            await system.Sink.WaitForAsync(user, received => received.Count >= 1, DeliveryTimeout);
+        }
+    }
+
     private static string Queue(string user) => "queue.user." + user;
 
     private static List<string?> UserIdsOf(JsonElement page) =>
