@@ -3,7 +3,12 @@ using RabbitMQ.Client.Exceptions;
 namespace UserQueues.Messaging;
 
 /// <summary>The broker could not be reached or did not answer in time; nothing was stored.</summary>
-public sealed class BrokerUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class BrokerUnavailableException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>One meaning for callers, whatever the client library threw: no broker right now.</summary>
+    public static BrokerUnavailableException Unreachable(Exception inner) =>
+        new("The message broker is unreachable; nothing was stored.", inner);
+}
 
 /// <summary>A queue exists with settings other than the ones asked for.</summary>
 public sealed class QueueSettingsConflictException(string message, Exception? inner = null) : Exception(message, inner);

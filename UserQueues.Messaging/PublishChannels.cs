@@ -42,8 +42,7 @@ public sealed class PublishChannels : IAsyncDisposable
         }
         catch (Exception e) when (AmqpReplyCodes.IsUnavailable(e))
         {
-            // One meaning for callers, whatever the client library threw: no broker right now.
-            throw new BrokerUnavailableException("The message broker is unreachable; nothing was stored.", e);
+            throw BrokerUnavailableException.Unreachable(e);
         }
     }
 
