@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using UserQueues.Messaging.Registry;
@@ -42,8 +43,17 @@ internal sealed partial class WorkerHost(
                 var asOf = pool.CommandClock;
                 var running = await registry.ListAsync(ConsumerStatus.Running, stoppingToken).ConfigureAwait(false);
                 var started = time.GetTimestamp();
-                await pool.ReconcileAsync(running, retryMissing: round % MissingRetryEvery == 0, asOf, stoppingToken).ConfigureAwait(false);
-                LogReconciled(logger, pool.ActiveCount, running.Count, pool.Missing.Count, time.GetElapsedTime(started).TotalMilliseconds);
+                await pool.ReconcileAsync(running, retryMissing: round % MissingRetryEvery == 0, asOf, first: round == 0, stoppingToken).ConfigureAwait(false);
+                var took = time.GetElapsedTime(started).TotalMilliseconds;
+                if (round == 0)
+                {
+                    // How long a restarted worker leaves users without deliveries, and which part is ours.
+                    LogFirstReconciled(logger, pool.ActiveCount, running.Count, took, (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds);
+                }
+                else
+                {
+                    LogReconciled(logger, pool.ActiveCount, running.Count, pool.Missing.Count, took);
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -97,6 +107,9 @@ internal sealed partial class WorkerHost(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Reconciled: consuming {Active} of {Running} running queues ({Missing} not on the broker) in {Milliseconds} ms")]
     private static partial void LogReconciled(ILogger logger, int active, int running, int missing, double milliseconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Consuming {Active} of {Running} running queues: the first reconciliation took {Milliseconds} ms and ended {Uptime} ms after the process started")]
+    private static partial void LogFirstReconciled(ILogger logger, int active, int running, double milliseconds, double uptime);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Reconciliation failed; retrying at the next interval")]
     private static partial void LogReconcileFailed(ILogger logger, Exception exception);
