@@ -26,7 +26,13 @@ public enum ControlAction
 }
 
 /// <summary>A command on the <c>user_control</c> fanout exchange. <see cref="UserId"/> is null for the "all" actions.</summary>
-public sealed record ControlCommand(ControlAction Action, string? UserId = null)
+/// <param name="Declared">
+/// Subscribe only: the sender declared the queue a moment before, so a worker consumes it without
+/// first asking the broker whether it exists (one round trip less per created queue). Should it
+/// have been deleted in between, the consume closes that worker's lane and the lane's consumers
+/// are subscribed again, as after any lane failure. Older workers ignore the field.
+/// </param>
+public sealed record ControlCommand(ControlAction Action, string? UserId = null, bool Declared = false)
 {
     public static ControlCommand StartAll { get; } = new(ControlAction.ReconcileAll);
 

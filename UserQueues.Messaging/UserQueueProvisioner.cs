@@ -95,7 +95,7 @@ public sealed class UserQueueProvisioner(
 
         if (record.Status == ConsumerStatus.Running)
         {
-            await publisher.PublishControlAsync(new ControlCommand(ControlAction.Subscribe, userId), cancellationToken).ConfigureAwait(false);
+            await publisher.PublishControlAsync(new ControlCommand(ControlAction.Subscribe, userId, Declared: true), cancellationToken).ConfigureAwait(false);
         }
 
         return record;

@@ -39,7 +39,7 @@ internal sealed partial class ControlListener(IConnection connection, ConsumerPo
                     // The registry, not the command, says how the queue is consumed (and whether at all).
                     if (await registry.FindAsync(command.UserId!, cancellationToken).ConfigureAwait(false) is { Status: ConsumerStatus.Running } queue)
                     {
-                        await pool.SubscribeAsync(queue.UserId, queue.Ordering, cancellationToken).ConfigureAwait(false);
+                        await pool.SubscribeAsync(queue.UserId, queue.Ordering, command.Declared, cancellationToken).ConfigureAwait(false);
                     }
 
                     break;

@@ -84,4 +84,13 @@ public class UserMessageTests
         Assert.Null(ControlCommand.TryParse("""{"action":"Subscribe","userId":"../etc"}"""u8));
         Assert.Null(ControlCommand.TryParse("not json"u8));
     }
+
+    [Fact]
+    public void ASubscribeCommandSaysWhetherItsSenderDeclaredTheQueueAndOlderSendersOmitIt()
+    {
+        var declared = new ControlCommand(ControlAction.Subscribe, "u1", Declared: true);
+        Assert.True(ControlCommand.TryParse(declared.ToBytes())!.Declared);
+        // A command from a version before the field: the worker looks before it consumes.
+        Assert.False(ControlCommand.TryParse("""{"action":"Subscribe","userId":"u1"}"""u8)!.Declared);
+    }
 }
