@@ -39,6 +39,7 @@ if (settings.Host)
     var dataDirectory = settings.DataDirectory ?? (temporaryData = Directory.CreateTempSubdirectory("uq-bench-host-").FullName);
     AnsiConsole.MarkupLine(Markup.Escape($"Starting the AppHost in this process (data folder {dataDirectory})..."));
     hosted = await HostedSystem.StartAsync(dataDirectory, cancel.Token);
+    AnsiConsole.MarkupLine(Markup.Escape($"The services' logs: {hosted.LogDirectory}"));
     settings = settings with { Api = hosted.Api, Amqp = hosted.Amqp, DataDirectory = dataDirectory };
 }
 

@@ -34,7 +34,8 @@ public sealed class BenchSmokeTests(UserQueuesAppFixture system)
         };
         var worker = new WorkerControl(
             _ => system.ExecuteOnWorkerAsync(KnownResourceCommands.StopCommand),
-            _ => system.ExecuteOnWorkerAsync(KnownResourceCommands.StartCommand));
+            _ => system.ExecuteOnWorkerAsync(KnownResourceCommands.StartCommand),
+            () => null);
 
         var report = await new BenchRunner(settings, NoProgress.Instance, worker).RunAsync(timeout.Token);
 

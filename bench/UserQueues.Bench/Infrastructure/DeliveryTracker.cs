@@ -14,6 +14,7 @@ public sealed class DeliveryTracker
     private readonly HashSet<(int User, int Sequence)> _delivered = [];
     private readonly int[] _lastSequence;
     private readonly List<long> _latencies;
+    private readonly List<(long Sent, long Latency, int User, int Sequence)> _samples;
     private readonly TaskCompletionSource _complete = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public DeliveryTracker(string name, int users, int expected)
@@ -22,6 +23,7 @@ public sealed class DeliveryTracker
         Expected = expected;
         _lastSequence = Enumerable.Repeat(-1, users).ToArray();
         _latencies = new List<long>(expected);
+        _samples = new(expected);
         if (expected == 0)
         {
             _complete.SetResult();
@@ -66,6 +68,7 @@ public sealed class DeliveryTracker
 
             _delivered.Add((user, sequence));
             _latencies.Add(now - sentTimestamp);
+            _samples.Add((sentTimestamp, now - sentTimestamp, user, sequence));
             LastDeliveryTimestamp = now;
             Unique++;
             if (Unique >= Expected)
@@ -110,6 +113,28 @@ public sealed class DeliveryTracker
         catch (TimeoutException)
         {
             return false;
+        }
+    }
+
+    /// <summary>
+    /// When the slowest 1 % of the messages were sent, counted from the first send: clustered in a
+    /// moment (a stall somewhere) or spread over the run (queueing). Null with fewer than 100.
+    /// </summary>
+    public string? SlowestNote()
+    {
+        lock (_lock)
+        {
+            if (_samples.Count < 100)
+            {
+                return null;
+            }
+
+            var first = _samples.Min(x => x.Sent);
+            var slowest = _samples.OrderByDescending(x => x.Latency).Take(_samples.Count / 100).ToArray();
+            var at = slowest.Select(x => LatencySummary.Ms(x.Sent - first) / 1000).Order().ToArray();
+            var worst = slowest[0];
+            return $"slowest 1 % ({slowest.Length:N0}, ≥ {LatencySummary.Ms(slowest[^1].Latency):N0} ms) sent +{at[0]:0.0} to +{at[^1]:0.0} s "
+                + $"after the first send (median +{at[at.Length / 2]:0.0} s); the slowest: user {worst.User}'s message {worst.Sequence}, sent +{LatencySummary.Ms(worst.Sent - first) / 1000:0.0} s";
         }
     }
 
