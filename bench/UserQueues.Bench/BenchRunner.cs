@@ -81,6 +81,7 @@ public sealed class BenchRunner(BenchSettings settings, IBenchProgress progress,
             using var step = progress.Begin($"raw declare+bind, 1 channel ({sample.Length:N0})", sample.Length);
             var elapsed = await raw.DeclareAsync(sample, 1, step, cancellationToken);
             singleChannelRate = sample.Length / elapsed.TotalSeconds;
+            await raw.DeleteAsync(sample, settings.BrokerChannels, cancellationToken);
         }
 
         using (var step = progress.Begin($"raw declare+bind, {settings.BrokerChannels} channels ({users:N0})", users))
@@ -109,6 +110,14 @@ public sealed class BenchRunner(BenchSettings settings, IBenchProgress progress,
             rawTracker.NotExpected(rawFailures);
             await rawTracker.WaitAsync(settings.DrainTimeout, cancellationToken);
             rawEndToEnd = Stopwatch.GetElapsedTime(start, rawTracker.LastDeliveryTimestamp == 0 ? Stopwatch.GetTimestamp() : rawTracker.LastDeliveryTimestamp);
+        }
+
+        // The light-load run uses the raw queues again; otherwise they go before the system runs.
+        var rawQueuesReused = group == "e2e" && settings.LightLoadMessages > 0;
+        if (!rawQueuesReused)
+        {
+            using var step = progress.Begin($"raw queues deleted ({users:N0})", 1);
+            await raw.DeleteAsync(rawQueues, settings.BrokerChannels, cancellationToken);
         }
 
         // The system: create the users' queues, wait until the worker consumes every one.
@@ -212,6 +221,11 @@ public sealed class BenchRunner(BenchSettings settings, IBenchProgress progress,
         {
             var rate = BenchSettings.LightLoadFraction * tracker.Unique / endToEnd.TotalSeconds;
             await LightLoadAsync(scenario, prefix, userIds, rawQueues, rate, sink, raw, system, cancellationToken);
+        }
+
+        if (rawQueuesReused)
+        {
+            await raw.DeleteAsync(rawQueues, settings.BrokerChannels, cancellationToken);
         }
         if (createTimed || group == "e2e")
         {

@@ -11,7 +11,7 @@ namespace UserQueues.Bench;
 /// <c>--host</c>: the bench starts the AppHost itself, in this process (Aspire.Hosting.Testing, as
 /// the functional tests do), with a private broker node in its own data folder and free ports.
 /// Hosting it lets the bench restart the worker, so worker start → all queues subscribed is measured.
-/// The services' console output goes to <see cref="LogDirectory"/> (in /tmp/uq-bench-logs, kept after
+/// The services' and the local broker's console output goes to <see cref="LogDirectory"/> (in /tmp/uq-bench-logs, kept after
 /// the run), one file per service instance.
 /// </summary>
 public sealed class HostedSystem : IAsyncDisposable
@@ -73,7 +73,7 @@ public sealed class HostedSystem : IAsyncDisposable
     }
 
     /// <summary>
-    /// Appends every project instance's console output to its file, and keeps the worker's last
+    /// Appends the console output of every service instance and of the local broker to its file, and keeps the worker's last
     /// start report. A stream that ended (the instance stopped) is watched again when it restarts;
     /// a watch may replay lines already written.
     /// </summary>
@@ -86,7 +86,7 @@ public sealed class HostedSystem : IAsyncDisposable
         {
             await foreach (var update in _app.ResourceNotifications.WatchAsync(cancellationToken))
             {
-                if (update.Resource is not ProjectResource || (watches.TryGetValue(update.ResourceId, out var running) && !running.IsCompleted))
+                if (update.Resource is not (ProjectResource or ExecutableResource) || (watches.TryGetValue(update.ResourceId, out var running) && !running.IsCompleted))
                 {
                     continue;
                 }

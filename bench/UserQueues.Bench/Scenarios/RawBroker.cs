@@ -60,6 +60,24 @@ public sealed class RawBroker : IAsyncDisposable
     }
 
     /// <summary>
+    /// Deletes the queues over <paramref name="channels"/> channels. Done as soon as a scenario no
+    /// longer needs them: 10,000 idle classic queues left behind hold about 10,000 of the broker's
+    /// file handles (RabbitMQ 3.10: each queue's index), and the system measured next would run
+    /// close to the node's limit (20,000 here) while the baseline did not.
+    /// </summary>
+    public async Task DeleteAsync(IReadOnlyList<string> queues, int channels, CancellationToken cancellationToken)
+    {
+        await Task.WhenAll(Enumerable.Range(0, Math.Min(channels, queues.Count)).Select(async c =>
+        {
+            await using var channel = await _connection.CreateChannelAsync(cancellationToken: cancellationToken);
+            for (var i = c; i < queues.Count; i += channels)
+            {
+                await channel.QueueDeleteAsync(queues[i], ifUnused: false, ifEmpty: false, cancellationToken: cancellationToken);
+            }
+        }));
+    }
+
+    /// <summary>
     /// basic.consume on every queue over <paramref name="channels"/> channels; the time is until
     /// the broker acknowledged the last consume-ok. Deliveries go to <see cref="Deliveries"/>.
     /// </summary>

@@ -132,7 +132,7 @@ public sealed class SystemClient : IDisposable
         while (pending.Count > 0)
         {
             var asked = sampling ? Random.Shared.GetItems(CollectionsMarshal.AsSpan(pending), SampleSize).Distinct().ToList() : pending;
-            var stillPending = await UnconsumedAsync(connection, asked, lanes: sampling ? 2 : 4, progress, cancellationToken);
+            var stillPending = await UnconsumedAsync(connection, asked, lanes: sampling ? 2 : 8, progress, cancellationToken);
             if (stillPending.Count > 0)
             {
                 lastPendingSeen = Stopwatch.GetTimestamp();
