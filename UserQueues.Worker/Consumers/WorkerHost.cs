@@ -48,7 +48,8 @@ internal sealed partial class WorkerHost(
                 if (round == 0)
                 {
                     // How long a restarted worker leaves users without deliveries, and which part is ours.
-                    LogFirstReconciled(logger, pool.ActiveCount, running.Count, took, (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds);
+                    using var self = Process.GetCurrentProcess();
+                    LogFirstReconciled(logger, pool.ActiveCount, running.Count, took, (DateTime.Now - self.StartTime).TotalMilliseconds);
                 }
                 else
                 {
