@@ -32,6 +32,11 @@ public sealed class BenchRunner(BenchSettings settings, IBenchProgress progress,
         var probeFactory = new ConnectionFactory { Uri = settings.Amqp!, ClientProvidedName = "userqueues-bench-probe" };
         await using var probe = await probeFactory.CreateConnectionAsync(cancellationToken);
 
+        if (settings.WarmupMessages > 0)
+        {
+            await WarmUpAsync(sink, raw, system, probe, cancellationToken);
+        }
+
         if (settings.Runs("e2e"))
         {
             await EndToEndAsync("e2e", settings.Users, settings.Messages, sink, raw, system, probe, createTimed: false, cancellationToken);
@@ -59,6 +64,43 @@ public sealed class BenchRunner(BenchSettings settings, IBenchProgress progress,
 
         var machine = new MachineInfo(Environment.ProcessorCount, ProcessMemory.MemoryTotalMb(), raw.ServerVersion, loadAtStart, ProcessMemory.LoadAverage());
         return new BenchReport(started, DateTimeOffset.UtcNow, machine, BenchSettingsSnapshot.Of(settings), _results, _deliveries);
+    }
+
+    /// <summary>
+    /// <see cref="BenchSettings.WarmupMessages"/> through the raw broker, then through the system,
+    /// 100 queues each, nothing recorded. Without it the first group ran on a broker node started
+    /// moments before, and the raw end-to-end figure of identical runs moved between 1,400 and 2,400
+    /// msg/s (how much the warm-up steadies it: bench/README.md).
+    /// </summary>
+    private async Task WarmUpAsync(BenchCallbackSink sink, RawBroker raw, SystemClient system, IConnection probe, CancellationToken cancellationToken)
+    {
+        const int Users = 100;
+        var messages = settings.WarmupMessages;
+        var prefix = $"{settings.RunId}-warmup";
+        using var step = progress.Begin($"warm-up: {messages:N0} raw, then {messages:N0} send-message", 2);
+        var rawQueues = Enumerable.Range(0, Users).Select(i => RawBroker.QueueName(prefix, i)).ToArray();
+        await raw.DeclareAsync(rawQueues, settings.BrokerChannels, NoProgress.Instance.Begin("", 0), cancellationToken);
+        var (_, consumers) = await raw.ConsumeAsync(rawQueues, settings.BrokerChannels, NoProgress.Instance.Begin("", 0), cancellationToken);
+        await using (consumers)
+        {
+            var rawTracker = new DeliveryTracker(prefix + "-raw", Users, messages);
+            consumers.Tracker = rawTracker;
+            var (_, rawFailed) = await raw.PublishAsync(rawQueues, messages, settings.Concurrency, settings.PublishChannels, settings.PayloadBytes, NoProgress.Instance.Begin("", 0), cancellationToken);
+            rawTracker.NotExpected(rawFailed.Count);
+            await rawTracker.WaitAsync(settings.DrainTimeout, cancellationToken);
+        }
+
+        await raw.DeleteAsync(rawQueues, settings.BrokerChannels, cancellationToken);
+        step.Increment();
+
+        var userIds = Enumerable.Range(0, Users).Select(i => $"{prefix}-u{i}").ToArray();
+        await system.CreateQueuesAsync(userIds, settings.Concurrency, NoProgress.Instance.Begin("", 0), cancellationToken);
+        await SystemClient.WaitSubscribedAsync(probe, userIds, settings.DrainTimeout, NoProgress.Instance.Begin("", 0), cancellationToken);
+        var tracker = sink.Track(prefix, Users, messages);
+        var (_, failed, _) = await system.SendAsync(userIds, messages, settings.Concurrency, settings.PayloadBytes, sink.UrlFor(prefix), NoProgress.Instance.Begin("", 0), cancellationToken);
+        tracker.NotExpected(failed.Count);
+        await tracker.WaitAsync(settings.DrainTimeout, cancellationToken);
+        step.Increment();
     }
 
     /// <summary>

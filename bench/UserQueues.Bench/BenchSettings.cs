@@ -51,6 +51,13 @@ public sealed record BenchSettings
     /// </summary>
     public int LightLoadMessages { get; init; } = 1_000;
 
+    /// <summary>
+    /// Messages sent, unmeasured, through the raw broker and then through the system (over 100
+    /// users each) before the first group: the broker node, the services and the bench's own
+    /// clients start the measured runs warm (0: no warm-up).
+    /// </summary>
+    public int WarmupMessages { get; init; } = 2_000;
+
     /// <summary>Issue 7: p99 send → callback at 10 % of peak load.</summary>
     public const double LightLoadFraction = 0.1;
 
@@ -89,6 +96,7 @@ public sealed record BenchSettings
           --payload-bytes N      payload size (256)
           --delays 1,10,60       delays probed (1,10); --messages-per-delay N (20)
           --light-messages N     e2e latency at 10 % of the measured peak, open loop (1000; 0 = skip)
+          --warmup N             messages through the raw broker and the system before measuring (2000; 0 = none)
           --data-directory DIR   the AppHost's DataDirectory: finds its api/worker processes for RSS
           --admin-key KEY        admin API key (change-me)
           --only e2e,delay,scale,admin   scenario groups (all)
@@ -124,6 +132,7 @@ public sealed record BenchSettings
                 "--delays" => settings with { DelaySeconds = [.. Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture))] },
                 "--messages-per-delay" => settings with { MessagesPerDelay = Math.Max(1, NextInt()) },
                 "--light-messages" => settings with { LightLoadMessages = NextInt() },
+                "--warmup" => settings with { WarmupMessages = NextInt() },
                 "--data-directory" => settings with { DataDirectory = Path.GetFullPath(Next()) },
                 "--admin-key" => settings with { AdminApiKey = Next() },
                 "--only" => settings with { Groups = new HashSet<string>(Next().Split(',', StringSplitOptions.RemoveEmptyEntries), StringComparer.OrdinalIgnoreCase) },

@@ -28,6 +28,7 @@ public sealed class BenchSmokeTests(UserQueuesAppFixture system)
             DelaySeconds = [1],
             MessagesPerDelay = 2,
             LightLoadMessages = 40,
+            WarmupMessages = 50,
             DrainTimeout = TimeSpan.FromSeconds(60),
             ResultsDirectory = null,
             RunId = "smoke",
