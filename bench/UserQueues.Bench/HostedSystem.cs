@@ -11,8 +11,8 @@ namespace UserQueues.Bench;
 /// <c>--host</c>: the bench starts the AppHost itself, in this process (Aspire.Hosting.Testing, as
 /// the functional tests do), with a private broker node in its own data folder and free ports.
 /// Hosting it lets the bench restart the worker, so worker start → all queues subscribed is measured.
-/// The services' and the local broker's console output goes to <see cref="LogDirectory"/> (in /tmp/uq-bench-logs, kept after
-/// the run), one file per service instance.
+/// The services' and the local broker's console output goes to <see cref="LogDirectory"/> (in
+/// /tmp/uq-bench-logs, kept after the run), one file per instance.
 /// </summary>
 public sealed class HostedSystem : IAsyncDisposable
 {
@@ -73,9 +73,9 @@ public sealed class HostedSystem : IAsyncDisposable
     }
 
     /// <summary>
-    /// Appends the console output of every service instance and of the local broker to its file, and keeps the worker's last
-    /// start report. A stream that ended (the instance stopped) is watched again when it restarts;
-    /// a watch may replay lines already written.
+    /// Appends the console output of every service instance and of the local broker to its file,
+    /// and keeps the worker's last start report. A stream that ended (the instance stopped) is
+    /// watched again when it restarts; a watch may replay lines already written.
     /// </summary>
     private async Task CaptureLogsAsync(CancellationToken cancellationToken)
     {

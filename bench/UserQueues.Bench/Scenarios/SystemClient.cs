@@ -132,10 +132,10 @@ public sealed class SystemClient : IDisposable
         while (pending.Count > 0)
         {
             var asked = sampling ? Random.Shared.GetItems(CollectionsMarshal.AsSpan(pending), SampleSize).Distinct().ToList() : pending;
-            var stillPending = await UnconsumedAsync(connection, asked, lanes: sampling ? 2 : 8, progress, cancellationToken);
+            var (stillPending, lastUnconsumedAnswer) = await UnconsumedAsync(connection, asked, lanes: sampling ? 2 : 8, progress, cancellationToken);
             if (stillPending.Count > 0)
             {
-                lastPendingSeen = Stopwatch.GetTimestamp();
+                lastPendingSeen = lastUnconsumedAnswer;
             }
 
             var consumed = asked.Except(stillPending).ToHashSet(StringComparer.Ordinal);
@@ -161,10 +161,24 @@ public sealed class SystemClient : IDisposable
         return (true, lastPendingSeen);
     }
 
-    /// <summary>The queues of <paramref name="queues"/> that have no consumer (or do not exist yet).</summary>
-    private static async Task<IReadOnlyCollection<string>> UnconsumedAsync(IConnection connection, List<string> queues, int lanes, IProgressStep progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// The queues of <paramref name="queues"/> that have no consumer (or do not exist yet), and when
+    /// the last answer saying so arrived (<see cref="Stopwatch.GetTimestamp"/>).
+    /// </summary>
+    private static async Task<(IReadOnlyCollection<string> Unconsumed, long LastAnswerAt)> UnconsumedAsync(IConnection connection, List<string> queues, int lanes, IProgressStep progress, CancellationToken cancellationToken)
     {
         var unconsumed = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var lastAnswerAt = 0L;
+        var gate = new Lock();
+        void Unconsumed(string queue)
+        {
+            unconsumed.Add(queue);
+            lock (gate)
+            {
+                lastAnswerAt = Math.Max(lastAnswerAt, Stopwatch.GetTimestamp());
+            }
+        }
+
         lanes = Math.Min(lanes, queues.Count);
         await Task.WhenAll(Enumerable.Range(0, lanes).Select(async lane =>
         {
@@ -178,7 +192,7 @@ public sealed class SystemClient : IDisposable
                         var ok = await channel.QueueDeclarePassiveAsync(queues[i], cancellationToken);
                         if (ok.ConsumerCount == 0)
                         {
-                            unconsumed.Add(queues[i]);
+                            Unconsumed(queues[i]);
                         }
                         else
                         {
@@ -188,7 +202,7 @@ public sealed class SystemClient : IDisposable
                     catch (OperationInterruptedException)
                     {
                         // Not there (yet): a 404 closes the channel.
-                        unconsumed.Add(queues[i]);
+                        Unconsumed(queues[i]);
                         await channel.DisposeAsync();
                         channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
                     }
@@ -199,7 +213,7 @@ public sealed class SystemClient : IDisposable
                 await channel.DisposeAsync();
             }
         }));
-        return unconsumed;
+        return (unconsumed, lastAnswerAt);
     }
 
     /// <summary>Waits until a user's queue has no consumer (the worker stopped); false at the deadline.</summary>
