@@ -41,6 +41,22 @@ internal sealed class RegistryDatabase
     public Task<T> WriteAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> work, CancellationToken cancellationToken) =>
         _writer.WriteAsync(work, cancellationToken);
 
+    /// <summary>As <see cref="WriteAsync{T}"/>, for a write with no result.</summary>
+    public Task WriteAsync(Func<SqliteConnection, CancellationToken, Task> work, CancellationToken cancellationToken) =>
+        _writer.WriteAsync(async (connection, ct) =>
+        {
+            await work(connection, ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+
+    /// <summary>Runs one SQL text without parameters (schema, transaction control).</summary>
+    public static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     private static async Task<SqliteConnection> OpenAsync(string connectionString, CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(connectionString);

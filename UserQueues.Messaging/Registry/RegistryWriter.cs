@@ -150,12 +150,8 @@ internal sealed class RegistryWriter(Func<CancellationToken, Task<SqliteConnecti
         }
     }
 
-    private static async Task ExecuteAsync(SqliteConnection connection, string sql)
-    {
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync().ConfigureAwait(false);
-    }
+    private static Task ExecuteAsync(SqliteConnection connection, string sql) =>
+        RegistryDatabase.ExecuteAsync(connection, sql, CancellationToken.None);
 
     private abstract class PendingWrite(CancellationToken cancellationToken)
     {

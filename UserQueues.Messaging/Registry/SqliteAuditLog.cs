@@ -16,8 +16,7 @@ public sealed class SqliteAuditLog : IAuditLog
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
+        await RegistryDatabase.ExecuteAsync(connection, """
             PRAGMA journal_mode = WAL;
             CREATE TABLE IF NOT EXISTS audit_log (
                 id     INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -27,13 +26,12 @@ public sealed class SqliteAuditLog : IAuditLog
                 target TEXT    NULL,
                 detail TEXT    NULL
             );
-            """;
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            """, cancellationToken).ConfigureAwait(false);
     }
 
     public Task AppendAsync(AuditEntry entry, CancellationToken cancellationToken)
     {
-        return _database.WriteAsync<bool>(async (connection, ct) =>
+        return _database.WriteAsync(async (connection, ct) =>
         {
             await using var command = connection.CreateCommand();
             command.CommandText = "INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($at, $actor, $action, $target, $detail)";
@@ -43,7 +41,6 @@ public sealed class SqliteAuditLog : IAuditLog
             command.Parameters.AddWithValue("$target", (object?)entry.Target ?? DBNull.Value);
             command.Parameters.AddWithValue("$detail", (object?)entry.Detail ?? DBNull.Value);
             await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            return true;
         }, cancellationToken);
     }
 

@@ -31,7 +31,7 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await ExecuteAsync(connection, """
+        await RegistryDatabase.ExecuteAsync(connection, """
             PRAGMA journal_mode = WAL;
             CREATE TABLE IF NOT EXISTS queues (
                 user_id          TEXT    NOT NULL PRIMARY KEY,
@@ -63,7 +63,7 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
         {
             try
             {
-                await ExecuteAsync(connection, $"ALTER TABLE queues ADD COLUMN {name} {definition}", cancellationToken).ConfigureAwait(false);
+                await RegistryDatabase.ExecuteAsync(connection, $"ALTER TABLE queues ADD COLUMN {name} {definition}", cancellationToken).ConfigureAwait(false);
             }
             catch (SqliteException e) when (e.Message.Contains("duplicate column", StringComparison.OrdinalIgnoreCase))
             {
@@ -141,14 +141,13 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
 
     public Task TouchAsync(string userId, DateTimeOffset at, CancellationToken cancellationToken)
     {
-        return _database.WriteAsync<bool>(async (connection, ct) =>
+        return _database.WriteAsync(async (connection, ct) =>
         {
             await using var command = connection.CreateCommand();
             command.CommandText = "UPDATE queues SET last_activity_at = max(coalesce(last_activity_at, 0), $at) WHERE user_id = $userId";
             command.Parameters.AddWithValue("$at", at.ToUnixTimeMilliseconds());
             command.Parameters.AddWithValue("$userId", userId);
             await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            return true;
         }, cancellationToken);
     }
 
@@ -276,7 +275,7 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
         }
 
         // One write: every delta is committed together, or none is.
-        return _database.WriteAsync<bool>(async (connection, ct) =>
+        return _database.WriteAsync(async (connection, ct) =>
         {
             await using var command = connection.CreateCommand();
             command.CommandText = """
@@ -302,17 +301,9 @@ public sealed class SqliteQueueRegistry : IQueueRegistry
                 deadLettered.Value = delta.Counts.DeadLettered;
                 await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
-
-            return true;
         }, cancellationToken);
     }
 
-    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-    }
 
     private static QueueRecord Read(DbDataReader reader) => new(
         UserId: reader.GetString(0),

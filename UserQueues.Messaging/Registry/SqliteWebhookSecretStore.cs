@@ -101,11 +101,7 @@ public sealed class SqliteWebhookSecretStore : IWebhookSecretStore
         if (!_schemaReady)
         {
             // A write of its own: ready only once committed, whatever becomes of the work.
-            await _database.WriteAsync(async (connection, ct) =>
-            {
-                await EnsureSchemaAsync(connection, ct).ConfigureAwait(false);
-                return true;
-            }, cancellationToken).ConfigureAwait(false);
+            await _database.WriteAsync(EnsureSchemaAsync, cancellationToken).ConfigureAwait(false);
             _schemaReady = true;
         }
 
@@ -113,10 +109,8 @@ public sealed class SqliteWebhookSecretStore : IWebhookSecretStore
     }
 
     /// <summary>Creates the table once per process; running it twice at once is harmless (IF NOT EXISTS).</summary>
-    private static async Task EnsureSchemaAsync(SqliteConnection connection, CancellationToken cancellationToken)
-    {
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
+    private static Task EnsureSchemaAsync(SqliteConnection connection, CancellationToken cancellationToken) =>
+        RegistryDatabase.ExecuteAsync(connection, """
             CREATE TABLE IF NOT EXISTS signing_secrets (
                 user_id          TEXT    NOT NULL PRIMARY KEY,
                 current_secret   TEXT    NOT NULL,
@@ -124,7 +118,5 @@ public sealed class SqliteWebhookSecretStore : IWebhookSecretStore
                 created_at       INTEGER NOT NULL,
                 rotated_at       INTEGER NULL
             );
-            """;
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-    }
+            """, cancellationToken);
 }
