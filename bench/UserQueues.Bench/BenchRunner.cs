@@ -83,11 +83,7 @@ public sealed class BenchRunner(BenchSettings settings, IBenchProgress progress,
         var (_, consumers) = await raw.ConsumeAsync(rawQueues, settings.BrokerChannels, NoProgress.Instance.Begin("", 0), cancellationToken);
         await using (consumers)
         {
-            var rawTracker = new DeliveryTracker(prefix + "-raw", Users, messages);
-            consumers.Tracker = rawTracker;
-            var (_, rawFailed) = await raw.PublishAsync(rawQueues, messages, settings.Concurrency, settings.PublishChannels, settings.PayloadBytes, NoProgress.Instance.Begin("", 0), cancellationToken);
-            rawTracker.NotExpected(rawFailed.Count);
-            await rawTracker.WaitAsync(settings.DrainTimeout, cancellationToken);
+            await PublishRawAsync(raw, consumers, prefix + "-raw", rawQueues, messages, NoProgress.Instance.Begin("", 0), cancellationToken);
         }
 
         await raw.DeleteAsync(rawQueues, settings.BrokerChannels, cancellationToken);
@@ -139,18 +135,13 @@ public sealed class BenchRunner(BenchSettings settings, IBenchProgress progress,
         }
 
         TimeSpan rawPublish, rawEndToEnd;
-        var rawFailures = 0;
+        int rawFailures;
         DeliveryTracker rawTracker;
         await using (consumers)
         {
-            rawTracker = new DeliveryTracker(prefix + "-raw", users, messages);
-            consumers.Tracker = rawTracker;
             using var step = progress.Begin($"raw publish+confirm → consume+ack ({messages:N0} to {users:N0} queues)", messages);
             var start = Stopwatch.GetTimestamp();
-            (rawPublish, var rawFailed) = await raw.PublishAsync(rawQueues, messages, settings.Concurrency, settings.PublishChannels, settings.PayloadBytes, step, cancellationToken);
-            rawFailures = rawFailed.Count;
-            rawTracker.NotExpected(rawFailures);
-            await rawTracker.WaitAsync(settings.DrainTimeout, cancellationToken);
+            (rawTracker, rawFailures, rawPublish) = await PublishRawAsync(raw, consumers, prefix + "-raw", rawQueues, messages, step, cancellationToken);
             rawEndToEnd = Stopwatch.GetElapsedTime(start, rawTracker.LastDeliveryTimestamp == 0 ? Stopwatch.GetTimestamp() : rawTracker.LastDeliveryTimestamp);
         }
 
@@ -308,13 +299,8 @@ public sealed class BenchRunner(BenchSettings settings, IBenchProgress progress,
         int rawFailures;
         await using (consumers)
         {
-            rawTracker = new DeliveryTracker(prefix + "-raw-light", users, messages);
-            consumers.Tracker = rawTracker;
             using var step = progress.Begin($"light load: {messages:N0} raw publishes at {perSecond:N0}/s", messages);
-            var (_, rawFailed) = await raw.PublishAsync(rawQueues, messages, settings.Concurrency, settings.PublishChannels, settings.PayloadBytes, step, cancellationToken, perSecond);
-            rawFailures = rawFailed.Count;
-            rawTracker.NotExpected(rawFailures);
-            await rawTracker.WaitAsync(settings.DrainTimeout, cancellationToken);
+            (rawTracker, rawFailures, _) = await PublishRawAsync(raw, consumers, prefix + "-raw-light", rawQueues, messages, step, cancellationToken, perSecond);
         }
 
         var latency = tracker.Latency();
@@ -328,6 +314,22 @@ public sealed class BenchRunner(BenchSettings settings, IBenchProgress progress,
             messages - failed.Count - tracker.Unique, tracker.Duplicates, tracker.OrderViolations, failed.Count));
         _deliveries.Add(new DeliveryCheck(scenario + " light load raw baseline", messages - rawFailures, rawTracker.Unique,
             Math.Max(0, messages - rawFailures - rawTracker.Unique), rawTracker.Duplicates, rawTracker.OrderViolations, rawFailures));
+    }
+
+    /// <summary>
+    /// The baseline's round: <paramref name="messages"/> published to the raw queues (as
+    /// <see cref="RawBroker.PublishAsync"/> does), then every delivery to <paramref name="consumers"/>
+    /// awaited. Returns their tracker, the failed publishes and the time to the last confirm.
+    /// </summary>
+    private async Task<(DeliveryTracker Tracker, int Failures, TimeSpan Publish)> PublishRawAsync(RawBroker raw, RawBroker.Consumers consumers, string name,
+        string[] rawQueues, int messages, IProgressStep step, CancellationToken cancellationToken, double? perSecond = null)
+    {
+        var tracker = new DeliveryTracker(name, rawQueues.Length, messages);
+        consumers.Tracker = tracker;
+        var (publish, failed) = await raw.PublishAsync(rawQueues, messages, settings.Concurrency, settings.PublishChannels, settings.PayloadBytes, step, cancellationToken, perSecond);
+        tracker.NotExpected(failed.Count);
+        await tracker.WaitAsync(settings.DrainTimeout, cancellationToken);
+        return (tracker, failed.Count, publish);
     }
 
     /// <summary>Stops the worker, waits until its consumers are gone, starts it and times until every queue is consumed again.</summary>
