@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using UserQueues.Bench.Infrastructure;
+using UserQueues.Bench.Scenarios;
 using Xunit.Abstractions;
 
 namespace UserQueues.FunctionalTests;
@@ -132,51 +134,16 @@ public sealed class AdminScaleMeasurement(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Waits until every queue satisfies <paramref name="done"/>; returns when that happened,
-    /// in seconds since <paramref name="since"/>, as bounds: after the last answer that found a
-    /// queue not done yet, and no later than the answer that found the last queue done. A sample
-    /// first (every 100th queue), so that the probe's passive declares do not compete with the
-    /// operation measured while it is in full swing; then sweeps over the queues not yet seen
-    /// done, each smaller than the one before. A queue seen done stays done while nothing else
-    /// acts on it.
+    /// Waits until every queue satisfies <paramref name="done"/> (<see cref="QueueConsumers.WaitForAllAsync"/>,
+    /// as the bench times subscriptions); returns when that happened, in seconds since
+    /// <paramref name="since"/>, as bounds: after the last answer that found a queue not done yet,
+    /// and no later than the answer that found the last queue done.
     /// </summary>
     private static async Task<(double After, double NoLaterThan)> WaitForAllAsync(UserQueuesAppFixture system, IReadOnlyList<string> queues,
         Func<long, bool> done, long since, string what)
     {
-        long lastNotDone = since, lastDone = since;
-        var sample = queues.Where((_, i) => i % 100 == 0).ToArray();
-        await Eventually.WaitAsync(async () =>
-        {
-            var counts = await system.Broker.ConsumerCountsAsync(sample);
-            foreach (var (_, (_, at)) in counts.Where(c => !done(c.Value.Consumers)))
-            {
-                lastNotDone = Math.Max(lastNotDone, at);
-            }
-
-            return counts.Values.Count(c => !done(c.Consumers));
-        }, pending => pending == 0, Deadline, what + " (sample)");
-
-        IReadOnlyCollection<string> pending = queues;
-        var watch = Stopwatch.StartNew();
-        while (pending.Count > 0)
-        {
-            Assert.True(watch.Elapsed < Deadline, $"{what}: {pending.Count} queue(s) still not done after {Deadline.TotalMinutes} min");
-            var counts = await system.Broker.ConsumerCountsAsync(pending);
-            foreach (var (_, (consumers, at)) in counts)
-            {
-                if (done(consumers))
-                {
-                    lastDone = Math.Max(lastDone, at);
-                }
-                else
-                {
-                    lastNotDone = Math.Max(lastNotDone, at);
-                }
-            }
-
-            pending = [.. counts.Where(pair => !done(pair.Value.Consumers)).Select(pair => pair.Key)];
-        }
-
+        var (allDone, lastNotDone, lastDone) = await QueueConsumers.WaitForAllAsync(system.Broker.Connection, queues, done, Deadline, NoProgress.Instance.Begin("", 0), CancellationToken.None);
+        Assert.True(allDone, $"{what}: not every queue done after {Deadline.TotalMinutes} min");
         return (Stopwatch.GetElapsedTime(since, lastNotDone).TotalSeconds, Stopwatch.GetElapsedTime(since, Math.Max(lastDone, lastNotDone)).TotalSeconds);
     }
 

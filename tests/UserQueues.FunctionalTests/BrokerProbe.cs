@@ -32,6 +32,9 @@ public sealed class BrokerProbe : IAsyncDisposable
     }
 
     /// <summary>Ready messages and consumers of a queue, or null when it does not exist.</summary>
+    /// <summary>The probe's own connection (for <see cref="UserQueues.Bench.Scenarios.QueueConsumers"/>).</summary>
+    public IConnection Connection => _connection;
+
     public async Task<QueueDeclareOk?> InspectAsync(string queue)
     {
         await using var channel = await _connection.CreateChannelAsync();
@@ -85,43 +88,6 @@ public sealed class BrokerProbe : IAsyncDisposable
     {
         var nodes = await _management.GetFromJsonAsync<JsonElement>("api/nodes?columns=mem_used");
         return nodes.EnumerateArray().Sum(n => n.GetProperty("mem_used").GetInt64());
-    }
-
-    /// <summary>
-    /// Consumers of many queues, by passive declares over <paramref name="channels"/> channels at
-    /// once (-1 for a queue that does not exist), each with the <see cref="System.Diagnostics.Stopwatch"/>
-    /// timestamp of its answer.
-    /// </summary>
-    public async Task<IReadOnlyDictionary<string, (long Consumers, long At)>> ConsumerCountsAsync(IReadOnlyCollection<string> queues, int channels = 8)
-    {
-        var counts = new System.Collections.Concurrent.ConcurrentDictionary<string, (long, long)>(StringComparer.Ordinal);
-        var work = new System.Collections.Concurrent.ConcurrentQueue<string>(queues);
-        await Task.WhenAll(Enumerable.Range(0, Math.Min(channels, Math.Max(1, queues.Count))).Select(async _ =>
-        {
-            var channel = await _connection.CreateChannelAsync();
-            try
-            {
-                while (work.TryDequeue(out var queue))
-                {
-                    try
-                    {
-                        var ok = await channel.QueueDeclarePassiveAsync(queue);
-                        counts[queue] = (ok.ConsumerCount, System.Diagnostics.Stopwatch.GetTimestamp());
-                    }
-                    catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
-                    {
-                        counts[queue] = (-1, System.Diagnostics.Stopwatch.GetTimestamp());
-                        await channel.DisposeAsync();
-                        channel = await _connection.CreateChannelAsync();
-                    }
-                }
-            }
-            finally
-            {
-                await channel.DisposeAsync();
-            }
-        }));
-        return counts;
     }
 
     /// <summary>The queue's ready messages as the management API reports them (its statistics lag a few seconds).</summary>

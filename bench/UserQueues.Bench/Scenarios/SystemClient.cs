@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Runtime.InteropServices;
 using System.Text;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
@@ -111,12 +110,7 @@ public sealed class SystemClient : IDisposable
         return (response.StatusCode, watch.Elapsed, body.LongLength);
     }
 
-    /// <summary>
-    /// Waits until every user's queue has a consumer (passive declares, which give exact consumer
-    /// counts). While many queues are still without one it asks only about a random sample of
-    /// them, every 100 ms, so that the asking does not compete much with the subscribing it times;
-    /// once a sample finds every queue consumed, it sweeps all those not yet seen consumed.
-    /// </summary>
+    /// <summary>Waits until every user's queue has a consumer (<see cref="QueueConsumers.WaitForAllAsync"/>).</summary>
     /// <returns>
     /// Whether all were consumed before the deadline, and when a queue was last seen without a
     /// consumer (<see cref="Stopwatch.GetTimestamp"/>): every queue was consumed between that moment
@@ -124,96 +118,9 @@ public sealed class SystemClient : IDisposable
     /// </returns>
     public static async Task<(bool Done, long LastPendingSeen)> WaitSubscribedAsync(IConnection connection, IReadOnlyList<string> userIds, TimeSpan timeout, IProgressStep progress, CancellationToken cancellationToken)
     {
-        const int SampleSize = 64;
-        var pending = userIds.Select(Topology.QueueName).ToList();
-        var lastPendingSeen = Stopwatch.GetTimestamp();
-        var deadline = Stopwatch.StartNew();
-        var sampling = pending.Count > SampleSize;
-        while (pending.Count > 0)
-        {
-            var asked = sampling ? Random.Shared.GetItems(CollectionsMarshal.AsSpan(pending), SampleSize).Distinct().ToList() : pending;
-            var (stillPending, lastUnconsumedAnswer) = await UnconsumedAsync(connection, asked, lanes: sampling ? 2 : 8, progress, cancellationToken);
-            if (stillPending.Count > 0)
-            {
-                lastPendingSeen = lastUnconsumedAnswer;
-            }
-
-            var consumed = asked.Except(stillPending).ToHashSet(StringComparer.Ordinal);
-            pending.RemoveAll(consumed.Contains);
-            if (pending.Count == 0)
-            {
-                break;
-            }
-
-            // A sample all consumed: the others are probably too, sweep them all.
-            sampling = stillPending.Count > 0 && pending.Count > SampleSize;
-            if (deadline.Elapsed > timeout)
-            {
-                return (false, lastPendingSeen);
-            }
-
-            if (stillPending.Count > 0)
-            {
-                await Task.Delay(sampling ? 100 : 200, cancellationToken);
-            }
-        }
-
-        return (true, lastPendingSeen);
-    }
-
-    /// <summary>
-    /// The queues of <paramref name="queues"/> that have no consumer (or do not exist yet), and when
-    /// the last answer saying so arrived (<see cref="Stopwatch.GetTimestamp"/>).
-    /// </summary>
-    private static async Task<(IReadOnlyCollection<string> Unconsumed, long LastAnswerAt)> UnconsumedAsync(IConnection connection, List<string> queues, int lanes, IProgressStep progress, CancellationToken cancellationToken)
-    {
-        var unconsumed = new System.Collections.Concurrent.ConcurrentBag<string>();
-        var lastAnswerAt = 0L;
-        var gate = new Lock();
-        void Unconsumed(string queue)
-        {
-            unconsumed.Add(queue);
-            lock (gate)
-            {
-                lastAnswerAt = Math.Max(lastAnswerAt, Stopwatch.GetTimestamp());
-            }
-        }
-
-        lanes = Math.Min(lanes, queues.Count);
-        await Task.WhenAll(Enumerable.Range(0, lanes).Select(async lane =>
-        {
-            var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
-            try
-            {
-                for (var i = lane; i < queues.Count; i += lanes)
-                {
-                    try
-                    {
-                        var ok = await channel.QueueDeclarePassiveAsync(queues[i], cancellationToken);
-                        if (ok.ConsumerCount == 0)
-                        {
-                            Unconsumed(queues[i]);
-                        }
-                        else
-                        {
-                            progress.Increment();
-                        }
-                    }
-                    catch (OperationInterruptedException)
-                    {
-                        // Not there (yet): a 404 closes the channel.
-                        Unconsumed(queues[i]);
-                        await channel.DisposeAsync();
-                        channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
-                    }
-                }
-            }
-            finally
-            {
-                await channel.DisposeAsync();
-            }
-        }));
-        return (unconsumed, lastAnswerAt);
+        var (done, lastNotDone, _) = await QueueConsumers.WaitForAllAsync(connection, [.. userIds.Select(Topology.QueueName)], consumers => consumers > 0,
+            timeout, progress, cancellationToken);
+        return (done, lastNotDone);
     }
 
     /// <summary>Waits until a user's queue has no consumer (the worker stopped); false at the deadline.</summary>
